@@ -1,0 +1,3 @@
+from logger.cli import main
+
+raise SystemExit(main())

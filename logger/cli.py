@@ -1,0 +1,60 @@
+"""``smartmeter-logger`` command line: a thin dispatcher.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and
+``main(args) -> int``; it is imported only when chosen, so start-up stays light
+(the logger must fit a Raspberry Pi Zero).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from logger import __version__
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "run": ("logger.commands.run", "log the meter (the main job); --simulate runs with no hardware"),
+    "simulate": ("logger.simulate.command", "serve a simulated dongle + meter on a pseudo-terminal or TCP"),
+    "replay": ("logger.commands.replay", "decode a dongle transcript into the CSV rows the logger would record"),
+    "import": ("logger.commands.importer", "write existing CSV files to InfluxDB (idempotent)"),
+    "doctor": ("logger.commands.doctor", "check config, device, dongle, meter and InfluxDB; one line per check"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartmeter-logger",
+        description="B-route logger for Japanese low-voltage smart meters (Wi-SUN SKSTACK-IP dongles).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # Options are added lazily in main() once the command is known.
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Find the subcommand first so only its module is imported.
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in COMMANDS:
+        if command is None and not argv:
+            parser.print_help()
+            return 2
+        parser.parse_args(argv)  # prints usage/--help/--version and exits
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    sub = argparse.ArgumentParser(prog=f"smartmeter-logger {command}", description=COMMANDS[command][1])
+    module.configure(sub)
+    idx = argv.index(command)
+    args = sub.parse_args(argv[:idx] + argv[idx + 1 :])
+    return int(module.main(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
