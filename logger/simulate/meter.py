@@ -1,0 +1,529 @@
+"""MeterSim: a simulated low-voltage smart meter (ECHONET Lite class 0x028801), sans-I/O.
+
+Frames in, frames out; time is always passed in (``now``, POSIX seconds). The meter's own
+clock is local time in ``MeterConfig.timezone`` (Asia/Tokyo by default); its half-hour
+boundaries are local ``:00`` / ``:30`` (zones whose offset is not a multiple of 30 minutes
+are rejected).
+
+Energy model: :mod:`logger.simulate.load` gives net power on a 10-second grid;
+:mod:`logger.simulate.history` integrates it exactly (W·ms). The meter keeps an absolute
+energy register per direction; a raw counter is ``floor(register / energy_per_count)``
+modulo ``10**digits``, so counter deltas equal the integral of the reported E7 power
+within one count, and history slots equal the counter the meter had at that boundary.
+
+Reconfiguration (:meth:`MeterSim.set_coefficient`, :meth:`MeterSim.set_unit`): the register
+(physical energy) is continuous; from the change on, raw counters are that register expressed
+in the new scaling (so E0 jumps, while E0 x D3 x E1 stays continuous within one count).
+History slots keep the raw values recorded under the scaling in force at their time, as a
+meter's memory would; a logger must not mix slots from before and after a change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from logger.echonet.frame import CONTROLLER, ESV, METER, NODE_PROFILE, Frame, Property
+from logger.simulate.history import SLOT_MS, SLOT_S, EnergyHistory, to_ms
+from logger.simulate.load import LoadModel
+
+#: Meter class, any instance (ECHONET "all instances" code 0x00).
+METER_ANY = 0x028800
+NODE_PROFILE_ANY = 0x0EF000
+
+NO_DATA = 0xFFFFFFFE
+T_PHASE_ABSENT = 0x7FFE
+
+#: E1 unit code -> kWh per count as (numerator, denominator).
+UNITS: dict[int, tuple[int, int]] = {
+    0x00: (1, 1),
+    0x01: (1, 10),
+    0x02: (1, 100),
+    0x03: (1, 1000),
+    0x04: (1, 10000),
+    0x0A: (10, 1),
+    0x0B: (100, 1),
+    0x0C: (1000, 1),
+    0x0D: (10000, 1),
+}
+MJ_PER_KWH = 3_600_000_000
+
+#: The Get property map of the captured meter (Release F, maker 000016).
+DEFAULT_EPCS: frozenset[int] = frozenset(
+    {
+        0x80, 0x81, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F,
+        0xD3, 0xD7, 0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB, 0xEC, 0xED,
+    }
+)  # fmt: skip
+#: Properties a controller may write (the Set property map, 0x9E).
+SETTABLE_EPCS: frozenset[int] = frozenset({0x81, 0xE5, 0xED})
+#: Status-change announcement map (0x9D) of the captured meter.
+ANNOUNCE_EPCS: frozenset[int] = frozenset({0x80, 0x81, 0x88})
+#: Properties the simulator knows how to produce.
+KNOWN_EPCS: frozenset[int] = DEFAULT_EPCS
+NOTIFY_MODES = ("inf", "infc", "none")
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    """Static description of the simulated meter. Invalid values raise ``ValueError``."""
+
+    #: D3; ``None`` = the meter has no D3 (Get of D3 -> Get_SNA; the coefficient is 1).
+    coefficient: int | None = 1
+    #: E1 unit code (0x01 = 0.1 kWh per count).
+    unit: int = 0x01
+    #: D7 effective digits; counters wrap at 10**digits.
+    digits: int = 6
+    initial_normal: int = 123_456
+    initial_reverse: int = 0
+    #: True: single-phase three-wire (E8 has R and T); False: two-wire (T = 0x7FFE).
+    three_wire: bool = True
+    #: Peak PV export in W (0 = no solar).
+    solar_w: int = 0
+    base_load_w: int = 250
+    peak_load_w: int = 1800
+    #: Half-hourly EA/EB push: "inf" (ESV 0x73), "infc" (0x74, needs INFC_Res) or "none".
+    notify: str = "inf"
+    #: A Get with more EPCs than this gets no answer at all.
+    max_epcs_per_get: int = 10
+    supported_epcs: frozenset[int] = DEFAULT_EPCS
+    history_days: int = 100
+    timezone: str = "Asia/Tokyo"
+    maker_code: int = 0x000016
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            codes = ", ".join(f"0x{c:02X}" for c in UNITS)
+            raise ValueError(f"unit 0x{self.unit:02X} is not an E1 code; use one of {codes}")
+        if not 1 <= self.digits <= 8:
+            raise ValueError(f"digits {self.digits} out of range: D7 is 1..8")
+        if self.coefficient is not None and not 1 <= self.coefficient <= 999_999:
+            raise ValueError(f"coefficient {self.coefficient} out of range: D3 is 1..999999 (or None = no D3)")
+        if self.coefficient not in (None, 1) and 0xD3 not in self.supported_epcs:
+            raise ValueError(
+                f"coefficient {self.coefficient} needs 0xD3 in supported_epcs "
+                "(a meter without D3 has coefficient 1); use coefficient=None"
+            )
+        for name in ("initial_normal", "initial_reverse"):
+            value = getattr(self, name)
+            if not 0 <= value < 10**self.digits:
+                raise ValueError(f"{name} {value} does not fit {self.digits} digits (0..{10**self.digits - 1})")
+        unknown = set(self.supported_epcs) - KNOWN_EPCS
+        if unknown:
+            names = ", ".join(f"0x{e:02X}" for e in sorted(unknown))
+            raise ValueError(f"supported_epcs has EPCs the simulator cannot produce: {names}")
+        if self.notify not in NOTIFY_MODES:
+            raise ValueError(f"notify {self.notify!r} is not one of {', '.join(NOTIFY_MODES)}")
+        if self.max_epcs_per_get < 1:
+            raise ValueError("max_epcs_per_get must be at least 1")
+        if not 1 <= self.history_days <= 100:
+            raise ValueError(f"history_days {self.history_days} out of range 1..100 (E5 is 0..99)")
+        if not 0 <= self.maker_code <= 0xFFFFFF:
+            raise ValueError(f"maker_code 0x{self.maker_code:X} is not 3 bytes")
+        if self.solar_w < 0:
+            raise ValueError("solar_w is the peak export in W and cannot be negative")
+        if not 0 <= self.base_load_w <= self.peak_load_w:
+            raise ValueError(f"need 0 <= base_load_w ({self.base_load_w}) <= peak_load_w ({self.peak_load_w})")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {self.timezone!r}; use an IANA name such as Asia/Tokyo") from exc
+
+
+@dataclass(frozen=True)
+class _Scaling:
+    since_ms: int
+    coefficient: int | None
+    unit: int
+
+    @property
+    def mj_per_count(self) -> int:
+        num, den = UNITS[self.unit]
+        return (self.coefficient or 1) * MJ_PER_KWH * num // den
+
+
+@dataclass
+class _Faults:
+    silences: list[tuple[float, float]] = field(default_factory=list)
+
+    def silent(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.silences)
+
+
+def property_map(epcs: frozenset[int] | set[int]) -> bytes:
+    """ECHONET property-map EDT: count + list (< 16 EPCs) or count + 16-byte bitmap."""
+    ordered = sorted(epcs)
+    if len(ordered) < 16:
+        return bytes([len(ordered), *ordered])
+    bitmap = bytearray(16)
+    for epc in ordered:
+        bitmap[epc & 0x0F] |= 1 << ((epc >> 4) - 8)
+    return bytes([len(ordered)]) + bytes(bitmap)
+
+
+class MeterSim:
+    """The meter behind the dongle. See the module docstring for the energy model."""
+
+    def __init__(self, config: MeterConfig, start: float) -> None:
+        self.config = config
+        self.tz = ZoneInfo(config.timezone)
+        self._check_zone(start)
+        self.model = LoadModel(
+            base_w=config.base_load_w,
+            peak_w=config.peak_load_w,
+            solar_w=config.solar_w,
+            seed=config.seed,
+            tz=self.tz,
+        )
+        self.energy = EnergyHistory(self.model, start)
+        self.start = float(start)
+        first = _Scaling(-(2**62), config.coefficient, config.unit)
+        self._scalings: list[_Scaling] = [first]
+        self._offset_normal = config.initial_normal * first.mj_per_count
+        self._offset_reverse = config.initial_reverse * first.mj_per_count
+        self._modulus = 10**config.digits
+        self._supported = set(config.supported_epcs)
+        if config.coefficient is None:
+            self._supported.discard(0xD3)
+        self._faults = _Faults()
+        self._history_day = 0
+        self._history_time: tuple[int, int, int, int, int, int] | None = None  # ED: y m d h mi n
+        self._location = 0x00
+        self._tid = (config.seed * 7919) & 0xFFFF
+        self._next_push_slot = math.floor(to_ms(start) / SLOT_MS) + 1
+        self._pending_infc: dict[int, float] = {}
+        self.acked_infc = 0
+
+    # -- time helpers ---------------------------------------------------------------------
+    def _check_zone(self, t: float) -> None:
+        offset = datetime.fromtimestamp(t, self.tz).utcoffset()
+        if offset is None or offset.total_seconds() % SLOT_S:
+            raise ValueError(
+                f"timezone {self.config.timezone} has a UTC offset that is not a multiple of 30 minutes; "
+                "the meter's half-hour slots need one (use e.g. Asia/Tokyo)"
+            )
+
+    def _local(self, t: float) -> datetime:
+        return datetime.fromtimestamp(t, self.tz)
+
+    def _posix(self, y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> float:
+        return datetime(y, mo, d, h, mi, tzinfo=self.tz).timestamp()
+
+    @staticmethod
+    def _last_boundary(t: float) -> float:
+        return math.floor(to_ms(t) / SLOT_MS) * SLOT_S
+
+    def _oldest_history(self, now: float) -> float:
+        """POSIX time of the first slot the meter still holds (00:00 of day history_days-1)."""
+        day = self._local(now).date() - timedelta(days=self.config.history_days - 1)
+        return self._posix(day.year, day.month, day.day)
+
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+    # -- energy and counters --------------------------------------------------------------
+    def advance_to(self, now: float) -> None:
+        """Integrate the load curve up to ``now`` (lazy and idempotent; earlier times are a no-op)."""
+        self.energy.advance_to(to_ms(now))
+
+    def _scaling_at(self, t_ms: int) -> _Scaling:
+        for scaling in reversed(self._scalings):
+            if scaling.since_ms <= t_ms:
+                return scaling
+        raise AssertionError("the first scaling covers all time")
+
+    def _register_mj(self, t_ms: int, reverse: bool) -> int:
+        imp, exp = self.energy.energy_at(t_ms)
+        return exp + self._offset_reverse if reverse else imp + self._offset_normal
+
+    def true_counter(self, at: float, reverse: bool = False) -> int:
+        """The raw E0 (or E3) value at ``at``: register // energy-per-count, modulo 10**digits."""
+        t_ms = to_ms(at)
+        return (self._register_mj(t_ms, reverse) // self._scaling_at(t_ms).mj_per_count) % self._modulus
+
+    def true_energy_kwh(self, at: float, reverse: bool = False) -> Decimal:
+        """The exact absolute register in kWh at ``at`` (not truncated to counts, not wrapped)."""
+        return Decimal(self._register_mj(to_ms(at), reverse)) / MJ_PER_KWH
+
+    def power_w(self, at: float) -> int:
+        """The E7 value at ``at`` (W, negative = export)."""
+        return self.model.power_at(at)
+
+    def _slot_counter(self, b: float, now: float, reverse: bool) -> int:
+        if b > now or b < self._oldest_history(now):
+            return NO_DATA
+        return self.true_counter(b, reverse)
+
+    # -- fault hooks ----------------------------------------------------------------------
+    def silence(self, start: float, end: float) -> None:
+        """Inside ``[start, end)`` the meter answers nothing and pushes nothing (history still grows)."""
+        if end <= start:
+            raise ValueError(f"silence window must end after it starts ({start} .. {end})")
+        self._faults.silences.append((start, end))
+
+    def _rescale(self, at: float, coefficient: int | None, unit: int) -> None:
+        t_ms = to_ms(at)
+        if t_ms < self._scalings[-1].since_ms or t_ms < self.energy.start_ms:
+            raise ValueError("a reconfiguration cannot be placed before the simulation start or an earlier one")
+        self._scalings.append(_Scaling(t_ms, coefficient, unit))
+
+    def set_coefficient(self, coefficient: int, at: float) -> None:
+        """Change D3 from ``at`` on; the energy register is kept, raw counters are re-expressed."""
+        if 0xD3 not in self._supported:
+            raise ValueError("this meter has no D3 (coefficient=None or 0xD3 not supported); it cannot change it")
+        if not 1 <= coefficient <= 999_999:
+            raise ValueError(f"coefficient {coefficient} out of range 1..999999")
+        self._rescale(at, coefficient, self._scalings[-1].unit)
+
+    def set_unit(self, unit: int, at: float) -> None:
+        """Change E1 from ``at`` on; the energy register is kept, raw counters are re-expressed."""
+        if unit not in UNITS:
+            raise ValueError(f"unit 0x{unit:02X} is not an E1 code")
+        self._rescale(at, self._scalings[-1].coefficient, unit)
+
+    # -- property values ------------------------------------------------------------------
+    def _fixed_time_edt(self, b: float, now: float, reverse: bool) -> bytes:
+        local = self._local(b)
+        return (
+            local.year.to_bytes(2, "big")
+            + bytes((local.month, local.day, local.hour, local.minute, 0))
+            + self._slot_counter(b, now, reverse).to_bytes(4, "big")
+        )
+
+    def _day_history_edt(self, now: float, reverse: bool) -> bytes:
+        day = self._local(now).date() - timedelta(days=self._history_day)
+        midnight = self._posix(day.year, day.month, day.day)
+        out = bytearray(self._history_day.to_bytes(2, "big"))
+        for i in range(48):
+            out += self._slot_counter(midnight + i * SLOT_S, now, reverse).to_bytes(4, "big")
+        return bytes(out)
+
+    def _history2_edt(self, now: float) -> bytes:
+        if self._history_time is None:
+            return b"\xff" * 6 + b"\x01" + NO_DATA.to_bytes(4, "big") * 2
+        y, mo, d, h, mi, n = self._history_time
+        newest = self._posix(y, mo, d, h, mi)
+        out = bytearray(y.to_bytes(2, "big") + bytes((mo, d, h, mi, n)))
+        for i in range(n):
+            b = newest - i * SLOT_S
+            out += self._slot_counter(b, now, False).to_bytes(4, "big")
+            out += self._slot_counter(b, now, True).to_bytes(4, "big")
+        return bytes(out)
+
+    def _currents_edt(self, now: float) -> bytes:
+        """E8 in 0.1 A at 100 V per phase, consistent with E7 (R + T = E7 / 100 V)."""
+        power = self.power_w(now)
+
+        def clamp(x: int) -> int:
+            return max(-32767, min(32765, x))
+
+        if self.config.three_wire:
+            r = round(power * self.model.phase_share(now) / 10)
+            t = round(power / 10) - r
+            return clamp(r).to_bytes(2, "big", signed=True) + clamp(t).to_bytes(2, "big", signed=True)
+        return clamp(round(power / 10)).to_bytes(2, "big", signed=True) + T_PHASE_ABSENT.to_bytes(2, "big")
+
+    def property_edt(self, epc: int, now: float) -> bytes:
+        """The EDT this meter returns for a supported ``epc`` at ``now``."""
+        scaling = self._scaling_at(to_ms(now))
+        if epc == 0x80:
+            return b"\x30"
+        if epc == 0x81:
+            return bytes((self._location,))
+        if epc == 0x82:
+            return b"\x00\x00\x46\x00"
+        if epc == 0x88:
+            return b"\x42"
+        if epc == 0x8A:
+            return self.config.maker_code.to_bytes(3, "big")
+        if epc == 0x8D:
+            return f"SIM{self.config.seed % 10**9:09d}".encode("ascii")
+        if epc == 0x97:
+            local = self._local(now)
+            return bytes((local.hour, local.minute))
+        if epc == 0x98:
+            local = self._local(now)
+            return local.year.to_bytes(2, "big") + bytes((local.month, local.day))
+        if epc == 0x9D:
+            return property_map(ANNOUNCE_EPCS & self._supported)
+        if epc == 0x9E:
+            return property_map(SETTABLE_EPCS & self._supported)
+        if epc == 0x9F:
+            return property_map(self._supported)
+        if epc == 0xD3:
+            return (scaling.coefficient or 1).to_bytes(4, "big")
+        if epc == 0xD7:
+            return bytes((self.config.digits,))
+        if epc == 0xE0:
+            return self.true_counter(now).to_bytes(4, "big")
+        if epc == 0xE1:
+            return bytes((scaling.unit,))
+        if epc == 0xE2:
+            return self._day_history_edt(now, False)
+        if epc == 0xE3:
+            return self.true_counter(now, True).to_bytes(4, "big")
+        if epc == 0xE4:
+            return self._day_history_edt(now, True)
+        if epc == 0xE5:
+            return bytes((self._history_day,))
+        if epc == 0xE7:
+            power = max(-2_147_483_647, min(2_147_483_645, self.power_w(now)))
+            return power.to_bytes(4, "big", signed=True)
+        if epc == 0xE8:
+            return self._currents_edt(now)
+        if epc == 0xEA:
+            return self._fixed_time_edt(self._last_boundary(now), now, False)
+        if epc == 0xEB:
+            return self._fixed_time_edt(self._last_boundary(now), now, True)
+        if epc == 0xEC:
+            return self._history2_edt(now)
+        if epc == 0xED:
+            if self._history_time is None:
+                return b"\xff" * 7
+            y, mo, d, h, mi, n = self._history_time
+            return y.to_bytes(2, "big") + bytes((mo, d, h, mi, n))
+        raise KeyError(f"no value for EPC 0x{epc:02X}")
+
+    # -- sets -----------------------------------------------------------------------------
+    def _apply_set(self, prop: Property) -> bool:
+        """Apply one write; False when the EPC is read-only/unsupported or the value is bad."""
+        if prop.epc not in SETTABLE_EPCS or prop.epc not in self._supported:
+            return False
+        edt = prop.edt
+        if prop.epc == 0xE5:
+            if len(edt) != 1 or edt[0] >= self.config.history_days:
+                return False
+            self._history_day = edt[0]
+            return True
+        if prop.epc == 0xED:
+            if len(edt) != 7:
+                return False
+            y = int.from_bytes(edt[:2], "big")
+            mo, d, h, mi, n = edt[2:]
+            if mi not in (0, 30) or not 1 <= n <= 12 or h > 23:
+                return False
+            try:
+                datetime(y, mo, d)
+            except ValueError:
+                return False
+            self._history_time = (y, mo, d, h, mi, n)
+            return True
+        # 0x81 installation location: one code byte, or 0x01 + 16 free-form bytes.
+        if len(edt) == 1:
+            self._location = edt[0]
+            return True
+        return False
+
+    def _handle_set(self, frame: Frame) -> list[Frame]:
+        results = [(p, self._apply_set(p)) for p in frame.props]
+        failed = not frame.props or any(not ok for _, ok in results)
+        # Accepted properties come back with PDC 0; rejected ones echo the requested EDT.
+        props = tuple(Property(p.epc) if ok else p for p, ok in results)
+        if frame.esv == ESV.SETI:
+            return [self._reply(frame, ESV.SETI_SNA, props)] if failed else []
+        return [self._reply(frame, ESV.SETC_SNA if failed else ESV.SET_RES, props)]
+
+    # -- requests -------------------------------------------------------------------------
+    @staticmethod
+    def _reply(request: Frame, esv: int, props: tuple[Property, ...], seoj: int = METER) -> Frame:
+        return Frame(request.tid, seoj, request.seoj, esv, props)
+
+    def _read(self, frame: Frame, now: float, ok_esv: int, sna_esv: int) -> list[Frame]:
+        if len(frame.props) > self.config.max_epcs_per_get:
+            return []
+        props = []
+        missing = not frame.props
+        for p in frame.props:
+            if p.epc in self._supported:
+                props.append(Property(p.epc, self.property_edt(p.epc, now)))
+            else:
+                props.append(Property(p.epc))
+                missing = True
+        return [self._reply(frame, sna_esv if missing else ok_esv, tuple(props))]
+
+    def _handle_node_profile(self, frame: Frame) -> list[Frame]:
+        if frame.esv != ESV.GET:
+            return []
+        instances = bytes((1,)) + METER.to_bytes(3, "big")
+        props = tuple(Property(p.epc, instances) if p.epc in (0xD5, 0xD6) else Property(p.epc) for p in frame.props)
+        ok = bool(props) and all(p.edt for p in props)
+        return [self._reply(frame, ESV.GET_RES if ok else ESV.GET_SNA, props, seoj=NODE_PROFILE)]
+
+    def handle(self, frame: Frame, now: float) -> list[Frame]:
+        """Answer one frame from the controller (an empty list = no answer)."""
+        if self._faults.silent(now):
+            return []
+        self.advance_to(now)
+        if frame.deoj in (NODE_PROFILE, NODE_PROFILE_ANY):
+            return self._handle_node_profile(frame)
+        if frame.deoj not in (METER, METER_ANY):
+            return []
+        if frame.esv == ESV.GET:
+            return self._read(frame, now, ESV.GET_RES, ESV.GET_SNA)
+        if frame.esv == ESV.INF_REQ:
+            return self._read(frame, now, ESV.INF, ESV.INF_SNA)
+        if frame.esv in (ESV.SETC, ESV.SETI):
+            return self._handle_set(frame)
+        if frame.esv == ESV.SETGET:
+            # This meter does not do SetGet: both lists come back unprocessed.
+            return [Frame(frame.tid, METER, frame.seoj, ESV.SETGET_SNA, frame.props, frame.props_get)]
+        if frame.esv == ESV.INFC_RES:
+            if self._pending_infc.pop(frame.tid, None) is not None:
+                self.acked_infc += 1
+        return []
+
+    # -- notifications --------------------------------------------------------------------
+    @property
+    def unacked_infc(self) -> int:
+        """INFC pushes sent and not yet acknowledged by an INFC_Res with the same TID."""
+        return len(self._pending_infc)
+
+    def _push_props(self, b: float) -> tuple[Property, ...]:
+        props = [Property(0xEA, self._fixed_time_edt(b, b, False))]
+        if 0xEB in self._supported:
+            props.append(Property(0xEB, self._fixed_time_edt(b, b, True)))
+        return tuple(props)
+
+    def notifications(self, now: float) -> list[Frame]:
+        """EA (and EB) pushes for every half-hour boundary in (last call, now], oldest first.
+
+        Boundaries inside a silence window are skipped (the meter was mute then).
+        """
+        frames: list[Frame] = []
+        while self._next_push_slot * SLOT_MS <= to_ms(now):
+            b = self._next_push_slot * SLOT_S
+            self._next_push_slot += 1
+            if self.config.notify == "none" or self._faults.silent(b):
+                continue
+            self.advance_to(b)
+            tid = self._next_tid()
+            esv = ESV.INFC if self.config.notify == "infc" else ESV.INF
+            if esv == ESV.INFC:
+                self._pending_infc[tid] = b
+            frames.append(Frame(tid, METER, CONTROLLER, esv, self._push_props(b)))
+        return frames
+
+    def next_notification_time(self, now: float) -> float:
+        """When :meth:`notifications` next has something (``inf`` when pushes are off).
+
+        A value ``<= now`` means a push is already due.
+        """
+        if self.config.notify == "none":
+            return math.inf
+        slot = self._next_push_slot
+        while self._faults.silent(slot * SLOT_S):
+            slot += 1
+        return float(slot * SLOT_S)
+
+    #: The name used by docs/design.md for the scheduler hook.
+    next_event_time = next_notification_time
+
+    @staticmethod
+    def instance_list_frame(tid: int) -> Frame:
+        """The D5 instance-list INF (0EF001 -> 0EF001) sent to FF02::1 right after PANA succeeds."""
+        return Frame(tid, NODE_PROFILE, NODE_PROFILE, ESV.INF, (Property(0xD5, bytes((1,)) + METER.to_bytes(3, "big")),))
