@@ -7,7 +7,8 @@ Nothing here does I/O. Addresses are kept as the dongle prints them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 # Event numbers (SKSTACK-IP EVENT <NUM>), hex in the wire text.
 EV_NS_RECEIVED = 0x01
@@ -72,6 +73,18 @@ def mask_command(text: str) -> str:
             keep = head[:-1] if len(head) > 1 else head
             return " ".join(keep + ["********"])
     return text
+
+
+_SECRET_ANYWHERE = re.compile(r"(SKSETPWD(?:\s+[0-9A-Fa-f]{1,2}(?=\s))?|SKSETRBID|PairID:)(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def redact(text: str) -> str:
+    """Mask credentials anywhere in ``text`` (for garbled lines that are not clean echoes).
+
+    Everything after ``SKSETPWD [LEN]`` or ``SKSETRBID`` is replaced, and so is a
+    ``PairID:`` value (it equals the last 8 characters of the B-route ID).
+    """
+    return _SECRET_ANYWHERE.sub(lambda m: m.group(1) + (" ********" if m.group(2).strip() else ""), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +170,8 @@ class PanDesc:
     addr: str  # EUI-64, 16 hex digits
     lqi: int
     side: int | None = None
-    pair_id: str | None = None
+    #: Equals the last 8 characters of the B-route ID, so it is kept out of the repr.
+    pair_id: str | None = field(default=None, repr=False)
 
     @property
     def rssi_dbm(self) -> float:
