@@ -56,6 +56,8 @@ class LoadModel:
         self.tz = tz
         self._seed = _splitmix(seed & _MASK)
         self._offset_cache: dict[int, float] = {}
+        self._step_key, self._step_value = -(2**63), 0
+        self._block_key, self._block_value = -(2**63), (0.0, 0.0)
 
     # -- deterministic randomness ---------------------------------------------------------
     def _uniform(self, stream: int, index: int) -> float:
@@ -89,19 +91,31 @@ class LoadModel:
         return math.sin(math.pi * (h - 6.0) / 12.0) ** 1.5
 
     # -- power ----------------------------------------------------------------------------
+    def _block(self, block: int, shape: float) -> tuple[float, float]:
+        """(appliance W, cloud factor) of one 5-minute block; memoized for the current block."""
+        if block != self._block_key:
+            appliance = 0.0
+            if self._uniform(_STREAM_APPLIANCE_ON, block) < 0.06 + 0.3 * shape:
+                appliance = 500 + 1000 * self._uniform(_STREAM_APPLIANCE_W, block)
+            cloud = 0.45 + 0.55 * self._uniform(_STREAM_CLOUD, block) if self.solar_w else 0.0
+            self._block_key, self._block_value = block, (appliance, cloud)
+        return self._block_value
+
     def power_at_step(self, step: int) -> int:
         """Net power (W, negative = export) during grid step ``step`` (``[step*STEP_S, +STEP_S)``)."""
+        if step == self._step_key:
+            return self._step_value
         t = step * STEP_S
         h = self._local_hour(t)
         shape = self._shape(h)
-        load = self.base_w + (self.peak_w - self.base_w) * shape
-        block = t // BLOCK_S
-        if self._uniform(_STREAM_APPLIANCE_ON, block) < 0.06 + 0.3 * shape:
-            load += 500 + 1000 * self._uniform(_STREAM_APPLIANCE_W, block)
-        load *= 0.94 + 0.12 * self._uniform(_STREAM_NOISE, step)
+        appliance, cloud = self._block(t // BLOCK_S, self._shape(self._local_hour(t - t % BLOCK_S)))
+        load = (self.base_w + (self.peak_w - self.base_w) * shape + appliance) * (
+            0.94 + 0.12 * self._uniform(_STREAM_NOISE, step)
+        )
         if self.solar_w:
-            load -= self.solar_w * self._sun(h) * (0.45 + 0.55 * self._uniform(_STREAM_CLOUD, block))
-        return round(load)
+            load -= self.solar_w * self._sun(h) * cloud
+        self._step_key, self._step_value = step, round(load)
+        return self._step_value
 
     def power_at(self, t: float) -> int:
         """Net power (W) at POSIX time ``t``."""

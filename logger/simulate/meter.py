@@ -21,6 +21,7 @@ meter's memory would; a logger must not mix slots from before and after a change
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -197,6 +198,7 @@ class MeterSim:
         self._next_push_slot = math.floor(to_ms(start) / SLOT_MS) + 1
         self._pending_infc: dict[int, float] = {}
         self.acked_infc = 0
+        self._properties = self._property_table()
 
     # -- time helpers ---------------------------------------------------------------------
     def _check_zone(self, t: float) -> None:
@@ -328,66 +330,57 @@ class MeterSim:
             return clamp(r).to_bytes(2, "big", signed=True) + clamp(t).to_bytes(2, "big", signed=True)
         return clamp(round(power / 10)).to_bytes(2, "big", signed=True) + T_PHASE_ABSENT.to_bytes(2, "big")
 
+    def _history_time_edt(self, now: float) -> bytes:
+        if self._history_time is None:
+            return b"\xff" * 7
+        y, mo, d, h, mi, n = self._history_time
+        return y.to_bytes(2, "big") + bytes((mo, d, h, mi, n))
+
+    def _power_edt(self, now: float) -> bytes:
+        power = max(-2_147_483_647, min(2_147_483_645, self.power_w(now)))
+        return power.to_bytes(4, "big", signed=True)
+
+    def _property_table(self) -> dict[int, Callable[[float], bytes]]:
+        """EPC -> EDT producer (given ``now``)."""
+        fixed: dict[int, bytes] = {
+            0x80: b"\x30",  # operation status: ON
+            0x82: b"\x00\x00\x46\x00",  # Appendix Release F
+            0x88: b"\x42",  # no fault
+            0x8A: self.config.maker_code.to_bytes(3, "big"),
+            0x8D: f"SIM{self.config.seed % 10**9:09d}".encode("ascii"),
+            0x9D: property_map(ANNOUNCE_EPCS & self._supported),
+            0x9E: property_map(SETTABLE_EPCS & self._supported),
+            0x9F: property_map(self._supported),
+            0xD7: bytes((self.config.digits,)),
+        }
+        table: dict[int, Callable[[float], bytes]] = {epc: (lambda now, v=v: v) for epc, v in fixed.items()}
+        table.update(
+            {
+                0x81: lambda now: bytes((self._location,)),
+                0x97: lambda now: bytes((self._local(now).hour, self._local(now).minute)),
+                0x98: lambda now: (
+                    self._local(now).year.to_bytes(2, "big") + bytes((self._local(now).month, self._local(now).day))
+                ),
+                0xD3: lambda now: (self._scaling_at(to_ms(now)).coefficient or 1).to_bytes(4, "big"),
+                0xE0: lambda now: self.true_counter(now).to_bytes(4, "big"),
+                0xE1: lambda now: bytes((self._scaling_at(to_ms(now)).unit,)),
+                0xE2: lambda now: self._day_history_edt(now, False),
+                0xE3: lambda now: self.true_counter(now, True).to_bytes(4, "big"),
+                0xE4: lambda now: self._day_history_edt(now, True),
+                0xE5: lambda now: bytes((self._history_day,)),
+                0xE7: self._power_edt,
+                0xE8: self._currents_edt,
+                0xEA: lambda now: self._fixed_time_edt(self._last_boundary(now), now, False),
+                0xEB: lambda now: self._fixed_time_edt(self._last_boundary(now), now, True),
+                0xEC: self._history2_edt,
+                0xED: self._history_time_edt,
+            }
+        )
+        return table
+
     def property_edt(self, epc: int, now: float) -> bytes:
-        """The EDT this meter returns for a supported ``epc`` at ``now``."""
-        scaling = self._scaling_at(to_ms(now))
-        if epc == 0x80:
-            return b"\x30"
-        if epc == 0x81:
-            return bytes((self._location,))
-        if epc == 0x82:
-            return b"\x00\x00\x46\x00"
-        if epc == 0x88:
-            return b"\x42"
-        if epc == 0x8A:
-            return self.config.maker_code.to_bytes(3, "big")
-        if epc == 0x8D:
-            return f"SIM{self.config.seed % 10**9:09d}".encode("ascii")
-        if epc == 0x97:
-            local = self._local(now)
-            return bytes((local.hour, local.minute))
-        if epc == 0x98:
-            local = self._local(now)
-            return local.year.to_bytes(2, "big") + bytes((local.month, local.day))
-        if epc == 0x9D:
-            return property_map(ANNOUNCE_EPCS & self._supported)
-        if epc == 0x9E:
-            return property_map(SETTABLE_EPCS & self._supported)
-        if epc == 0x9F:
-            return property_map(self._supported)
-        if epc == 0xD3:
-            return (scaling.coefficient or 1).to_bytes(4, "big")
-        if epc == 0xD7:
-            return bytes((self.config.digits,))
-        if epc == 0xE0:
-            return self.true_counter(now).to_bytes(4, "big")
-        if epc == 0xE1:
-            return bytes((scaling.unit,))
-        if epc == 0xE2:
-            return self._day_history_edt(now, False)
-        if epc == 0xE3:
-            return self.true_counter(now, True).to_bytes(4, "big")
-        if epc == 0xE4:
-            return self._day_history_edt(now, True)
-        if epc == 0xE5:
-            return bytes((self._history_day,))
-        if epc == 0xE7:
-            power = max(-2_147_483_647, min(2_147_483_645, self.power_w(now)))
-            return power.to_bytes(4, "big", signed=True)
-        if epc == 0xE8:
-            return self._currents_edt(now)
-        if epc == 0xEA:
-            return self._fixed_time_edt(self._last_boundary(now), now, False)
-        if epc == 0xEB:
-            return self._fixed_time_edt(self._last_boundary(now), now, True)
-        if epc == 0xEC:
-            return self._history2_edt(now)
-        if epc == 0xED:
-            if self._history_time is None:
-                return b"\xff" * 7
-            y, mo, d, h, mi, n = self._history_time
-            return y.to_bytes(2, "big") + bytes((mo, d, h, mi, n))
-        raise KeyError(f"no value for EPC 0x{epc:02X}")
+        """The EDT this meter returns for ``epc`` at ``now`` (``KeyError`` for EPCs it cannot produce)."""
+        return self._properties[epc](now)
 
     # -- sets -----------------------------------------------------------------------------
     def _apply_set(self, prop: Property) -> bool:
