@@ -122,9 +122,14 @@ class Schedule:
 
     def _slot_start(self, index: int, cycle: int, near: float) -> float:
         local = index * cycle
-        t = local - self._offset(near)
-        # Re-evaluate the UTC offset at the candidate instant (DST changes between now and then).
-        return local - self._offset(t)
+        first = local - self._offset(near)
+        # Re-evaluate the UTC offset at the candidate instant (a DST change between now and then);
+        # take the earliest candidate after ``near`` that really lies in the slot (or a later one).
+        second = local - self._offset(first)
+        for t in sorted({first, second}):
+            if t > near and self._slot(t, cycle) >= index:
+                return t
+        return max(first, second, near)
 
     def due(self, now: float) -> list[int]:
         """EPCs due at ``now`` (each once, stable order); marks them served."""
