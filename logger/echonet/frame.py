@@ -120,6 +120,10 @@ class Frame:
             raise FrameError(f"ESV {self.esv!r} is not one byte")
         if len(self.props) > 0xFF or len(self.props_get) > 0xFF:
             raise FrameError("more than 255 properties in one list")
+        if self.props_get and self.esv not in TWO_LIST_ESVS:
+            raise FrameError(
+                f"ESV {self.esv:02X} carries one property list; a get list only exists for SetGet (6E/7E/5E)"
+            )
 
     @property
     def esv_name(self) -> str:
