@@ -18,7 +18,7 @@ CR = b"\r"
 IPV6_RE = re.compile(r"[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}")
 ADDR64_RE = re.compile(r"[0-9A-Fa-f]{16}")
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
-_REG_RE = re.compile(r"S[0-9A-Fa-f]{1,2}")
+_REG_RE = re.compile(r"[Ss][0-9A-Fa-f]{1,2}")
 _ALNUM_RE = re.compile(r"[0-9A-Za-z]")
 
 B_ROUTE_ID_LEN = 32
