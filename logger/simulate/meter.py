@@ -305,9 +305,10 @@ class MeterSim:
             out += self._slot_counter(midnight + i * SLOT_S, now, reverse).to_bytes(4, "big")
         return bytes(out)
 
-    def _history2_edt(self, now: float) -> bytes:
+    def _history2_edt(self, now: float) -> bytes | None:
+        """EC for the time and count set in ED; ``None`` (answered as unavailable) until ED is set."""
         if self._history_time is None:
-            return b"\xff" * 6 + b"\x01" + NO_DATA.to_bytes(4, "big") * 2
+            return None
         y, mo, d, h, mi, n = self._history_time
         newest = self._posix(y, mo, d, h, mi)
         out = bytearray(y.to_bytes(2, "big") + bytes((mo, d, h, mi, n)))
@@ -340,7 +341,7 @@ class MeterSim:
         power = max(-2_147_483_647, min(2_147_483_645, self.power_w(now)))
         return power.to_bytes(4, "big", signed=True)
 
-    def _property_table(self) -> dict[int, Callable[[float], bytes]]:
+    def _property_table(self) -> dict[int, Callable[[float], bytes | None]]:
         """EPC -> EDT producer (given ``now``)."""
         fixed: dict[int, bytes] = {
             0x80: b"\x30",  # operation status: ON
@@ -353,7 +354,7 @@ class MeterSim:
             0x9F: property_map(self._supported),
             0xD7: bytes((self.config.digits,)),
         }
-        table: dict[int, Callable[[float], bytes]] = {epc: (lambda now, v=v: v) for epc, v in fixed.items()}
+        table: dict[int, Callable[[float], bytes | None]] = {epc: (lambda now, v=v: v) for epc, v in fixed.items()}
         table.update(
             {
                 0x81: lambda now: bytes((self._location,)),
@@ -378,8 +379,9 @@ class MeterSim:
         )
         return table
 
-    def property_edt(self, epc: int, now: float) -> bytes:
-        """The EDT this meter returns for ``epc`` at ``now`` (``KeyError`` for EPCs it cannot produce)."""
+    def property_edt(self, epc: int, now: float) -> bytes | None:
+        """The EDT this meter returns for ``epc`` at ``now``; ``None`` = not available right now
+        (EC before ED was set). ``KeyError`` for EPCs the simulator cannot produce."""
         return self._properties[epc](now)
 
     # -- sets -----------------------------------------------------------------------------
@@ -432,11 +434,9 @@ class MeterSim:
         props = []
         missing = not frame.props
         for p in frame.props:
-            if p.epc in self._supported:
-                props.append(Property(p.epc, self.property_edt(p.epc, now)))
-            else:
-                props.append(Property(p.epc))
-                missing = True
+            edt = self.property_edt(p.epc, now) if p.epc in self._supported else None
+            props.append(Property(p.epc, edt or b""))
+            missing = missing or edt is None
         return [self._reply(frame, sna_esv if missing else ok_esv, tuple(props))]
 
     def _handle_node_profile(self, frame: Frame) -> list[Frame]:
