@@ -138,16 +138,22 @@ class SkParser:
         return self._count(out)
 
     def flush(self) -> list[SkEvent]:
-        """End of input: report a pending block and any unterminated partial line."""
+        """End of input: report a pending block, an unfinished ERXUDP and an unterminated line."""
         out: list[SkEvent] = []
-        if self._buf and not self._discarding:
-            rest = bytes(self._buf)
-            if rest.strip():
-                if _ERXUDP in rest:
-                    out.append(_unknown(rest, "input ended inside an ERXUDP line"))
-                else:
-                    out.extend(self._line(rest))
-        self._buf.clear()
+        buf = self._buf
+        while buf and not self._discarding:
+            m = _EOL.search(buf)
+            eol = m.start() if m else len(buf)
+            if buf.find(_ERXUDP, 0, min(eol, MAX_LINE)) >= 0:
+                # Waiting for data that will never come: drop that line, parse what follows.
+                out.append(_unknown(buf[:eol], "input ended inside an ERXUDP line"))
+                del buf[: self._after_eol(eol) if m else eol]
+            else:
+                out.extend(self._line(bytes(buf)))
+                buf.clear()
+            while self._step(out):
+                pass
+        buf.clear()
         self._discarding = False
         self._skip_lf = False
         out.extend(self._end_blocks())
