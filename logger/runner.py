@@ -1,0 +1,226 @@
+"""The I/O loop: transport ⇄ parser ⇄ session → sinks, paced by an injected clock.
+
+This is the only place that waits. With a :class:`~logger.clock.VirtualClock` and the
+in-process simulator it runs a simulated day in seconds; with the real clock and a
+serial port it is the logger container's main loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from logger.clock import Clock
+from logger.readings import Reading
+from logger.session import DialectDetected, Record, Reopen, SaveState, Send, Session
+from logger.skstack.dialects import get_dialect
+from logger.skstack.parser import SkParser
+from logger.state import atomic_write, save_state
+from logger.transport import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+#: Back-off between attempts to (re)open the port, seconds.
+REOPEN_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+STATS_EVERY_S = 60.0
+
+
+class Sink:
+    """What the runner needs of a sink (CSV, InfluxDB)."""
+
+    def write(self, readings: Sequence[Reading]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Heartbeat:
+    """A file whose modification time is the time of the newest recorded reading.
+
+    The container's healthcheck calls it stale after ``stale_after_s``.
+    """
+
+    def __init__(self, path: Path | None, stale_after_s: float) -> None:
+        self.path = path
+        self.stale_after_s = stale_after_s
+        self._last_touch = 0.0
+
+    def beat(self, now: float) -> None:
+        if self.path is None or now - self._last_touch < 5.0:
+            return
+        self._last_touch = now
+        try:
+            atomic_write(self.path, f"{now:.3f} {self.stale_after_s:.0f}\n".encode())
+            os.utime(self.path, (now, now))
+        except OSError as exc:
+            log.debug("heartbeat not written: %s", exc)
+
+
+class Runner:
+    def __init__(
+        self,
+        session: Session,
+        open_transport: Callable[[], Transport],
+        sinks: Sequence[Sink],
+        clock: Clock,
+        state_dir: Path,
+        heartbeat: Heartbeat | None = None,
+        pump: Callable[[float], None] | None = None,
+    ) -> None:
+        self.session = session
+        self._open = open_transport
+        self.sinks = list(sinks)
+        self.clock = clock
+        self.state_dir = Path(state_dir)
+        self.heartbeat = heartbeat
+        self._pump = pump
+        self._stop = False
+        self.transport: Transport | None = None
+        self.parser = SkParser(session.dialect)
+        self._open_failures = 0
+        self._next_open = 0.0
+        self._minute_count = 0
+        self._next_stats = 0.0
+        self.recorded = 0
+
+    def request_stop(self) -> None:
+        self._stop = True
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self, until: float | None = None) -> None:
+        """Run until :meth:`request_stop` (or the clock reaches ``until``)."""
+        try:
+            while not self._stop and (until is None or self.clock.time() < until):
+                self._once(until)
+        finally:
+            self._shutdown()
+
+    def _once(self, until: float | None) -> None:
+        now = self.clock.time()
+        if self.transport is None:
+            if now < self._next_open:
+                self.clock.sleep_until(min(self._next_open, until) if until is not None else self._next_open)
+                return
+            self._open_port(now)
+            return
+        nd = self.session.next_deadline()
+        deadline = now + 1.0 if nd is None else min(max(nd, now), now + 1.0)
+        if until is not None:
+            deadline = min(deadline, until)
+        try:
+            data = self.transport.read_until(deadline)
+        except TransportError as exc:
+            self._lost(str(exc))
+            return
+        now = self.clock.time()
+        if data:
+            for ev in self.parser.feed(data):
+                self.session.handle(ev, now)
+                self._act()
+                if self.transport is None:
+                    return
+        self.session.tick(now)
+        self._act()
+        self._housekeeping(now)
+
+    def _open_port(self, now: float) -> None:
+        try:
+            self.transport = self._open()
+        except TransportError as exc:
+            delay = REOPEN_BACKOFF[min(self._open_failures, len(REOPEN_BACKOFF) - 1)]
+            self._open_failures += 1
+            level = logging.ERROR if self._open_failures in (1, 10) or self._open_failures % 60 == 0 else logging.DEBUG
+            log.log(level, "%s (retrying in %.0f s)", exc, delay)
+            self._next_open = now + delay
+            return
+        if self._open_failures:
+            log.info("port open again after %d failed attempt(s)", self._open_failures)
+        self._open_failures = 0
+        self.parser = SkParser(self.session.dialect)
+        self.session.start(self.clock.time())
+        self._act()
+
+    def _lost(self, reason: str) -> None:
+        log.warning("lost the dongle: %s", reason)
+        self.session.connection_lost(self.clock.time())
+        self._close_transport()
+        self._next_open = self.clock.time() + REOPEN_BACKOFF[0]
+
+    def _close_transport(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self.transport = None
+
+    # ------------------------------------------------------------------ actions
+
+    def _act(self) -> None:
+        for action in self.session.drain():
+            if isinstance(action, Send):
+                log.debug("> %s", action.text)
+                if self.transport is None:
+                    continue
+                try:
+                    self.transport.write(action.data)
+                except TransportError as exc:
+                    self._lost(str(exc))
+            elif isinstance(action, Record):
+                self._record(action.readings)
+            elif isinstance(action, SaveState):
+                try:
+                    save_state(self.state_dir, action.state)
+                except OSError as exc:
+                    log.error("cannot save the scan cache in %s: %s", self.state_dir, exc)
+            elif isinstance(action, DialectDetected):
+                self.parser.dialect = get_dialect(action.name)
+            elif isinstance(action, Reopen):
+                self.session.connection_lost(self.clock.time())
+                self._close_transport()
+                self._next_open = self.clock.time() + REOPEN_BACKOFF[1]
+
+    def _record(self, readings: Sequence[Reading]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.write(readings)
+            except Exception:  # one sink failing must not stop the others or the logger
+                log.exception("sink %s failed to take %d reading(s)", type(sink).__name__, len(readings))
+        self.recorded += len(readings)
+        self._minute_count += len(readings)
+        if self.heartbeat is not None:
+            self.heartbeat.beat(self.clock.time())
+
+    def _housekeeping(self, now: float) -> None:
+        if self._pump is not None:
+            self._pump(now)
+        if now >= self._next_stats:
+            if self._next_stats:
+                s = self.session.stats
+                log.info(
+                    "%d reading(s) in the last minute; %s; requests %d, timeouts %d, dropped frames %d, "
+                    "dropped lines %d",
+                    self._minute_count, self.session.phase, s["requests"], s["timeouts"],
+                    s["dropped_frames"], s["dropped_lines"],
+                )
+            self._minute_count = 0
+            self._next_stats = now + STATS_EVERY_S
+
+    def _shutdown(self) -> None:
+        self.session.stop(self.clock.time())
+        for action in self.session.drain():
+            if isinstance(action, Send) and self.transport is not None:
+                try:
+                    self.transport.write(action.data)
+                except TransportError:
+                    pass
+            elif isinstance(action, Record):
+                self._record(action.readings)
+        for sink in self.sinks:
+            try:
+                sink.flush()
+                sink.close()
+            except Exception:
+                log.exception("closing sink %s failed", type(sink).__name__)
+        self._close_transport()

@@ -1,0 +1,790 @@
+"""The meter session as a sans-I/O state machine.
+
+open → detect dialect → set up → (resume | scan → join) → run, with a recovery ladder
+(retry → rejoin → rescan → reopen the port) and gap backfill.
+
+The session never touches the serial port or the clock: the runner feeds it parsed
+SKSTACK events and the current time (``handle``/``tick``) and carries out the actions it
+returns (``drain``): bytes to send, readings to record, state to persist, a port to reopen.
+Multi-step procedures are written as generator *flows* that yield ``_Send`` (bytes to
+write) and ``_Next`` (wait for the next event until a deadline); the driver resumes them
+with each event, or with ``None`` when the deadline passes. One flow runs at a time, the
+way SKSTACK handles one command at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from logger import backfill
+from logger.echonet import meter as em
+from logger.echonet.frame import (
+    CONTROLLER,
+    ESV,
+    METER,
+    NODE_PROFILE,
+    Frame,
+    FrameError,
+    Property,
+    decode_frame,
+    get_request,
+    infc_response,
+)
+from logger.echonet.values import HalfHourlyHistoryTime
+from logger.readings import Reading
+from logger.recording import frame_readings
+from logger.skstack import commands as cmd
+from logger.skstack.detect import detect_dialect
+from logger.skstack.dialects import get_dialect
+from logger.skstack.events import (
+    EV_DUTY_LIMIT,
+    EV_DUTY_RELEASED,
+    EV_PANA_FAILED,
+    EV_PANA_OK,
+    EV_SCAN_DONE,
+    EV_SESSION_EXPIRED,
+    EV_SESSION_TERM_REQUESTED,
+    EV_SESSION_TERM_TIMEOUT,
+    EV_SESSION_TERMINATED,
+    EV_UDP_SENT,
+    UDP_SENT_FAILED,
+    Echo,
+    EInfo,
+    Event,
+    Ever,
+    Fail,
+    Ll64,
+    Ok,
+    PanDesc,
+    RxUdp,
+    Unknown,
+    mask_command,
+)
+from logger.state import ScanResult, SessionState
+
+log = logging.getLogger(__name__)
+
+ECHONET_PORT = 0x0E1A
+CHANNELS = 28  # B-route channels 33..60 (mask bits 0..27)
+CHANNEL_TIME_S = 0.0096  # per channel per (2^duration + 1)
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    data: bytes
+    text: str  # for logs, secrets masked
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveState:
+    state: SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialectDetected:
+    name: str
+
+
+Action = Send | Record | SaveState | Reopen | DialectDetected
+
+
+# ------------------------------------------------------------------- flow primitives
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Next:
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """A meter frame answering one of our TIDs (delivered to the waiting flow)."""
+
+    frame: Frame
+
+
+@dataclass(slots=True)
+class CommandResult:
+    final: Ok | Fail | Ll64 | None  # None: timed out
+    events: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.final, (Ok, Ll64))
+
+
+Flow = Generator[Any, Any, Any]
+
+
+class AuthFailed(Exception):
+    """PANA authentication failed (EVENT 24)."""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    rbid: str
+    password: str
+    dialect: str = "auto"
+    scan_duration_min: int = 4
+    scan_duration_max: int = 8
+    scan_chunk: int = 7  # channels per SKSCAN, so a found beacon ends the sweep early
+    max_epcs_per_get: int = 6
+    request_timeout_s: float = 10.0
+    command_timeout_s: float = 5.0
+    join_timeout_s: float = 45.0
+    retries: int = 3
+    backfill: bool = True
+    unitid: str = "smartmeter"
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"SessionConfig(dialect={self.dialect!r}, unitid={self.unitid!r}, tz={self.tz})"
+
+
+class Session:
+    """Drive one dongle and the meter behind it. See the module docstring."""
+
+    def __init__(self, config: SessionConfig, schedule, state: SessionState | None = None) -> None:
+        self.cfg = config
+        self.schedule = schedule
+        self.state = state or SessionState()
+        self.phase = "idle"
+        self.dialect = get_dialect(config.dialect) if config.dialect != "auto" else None
+        self.ctx = em.MeterContext()
+        self.now = 0.0
+        self.stats: dict[str, int] = {
+            "readings": 0,
+            "requests": 0,
+            "timeouts": 0,
+            "dropped_frames": 0,
+            "dropped_lines": 0,
+            "joins": 0,
+            "scans": 0,
+            "reopens": 0,
+            "backfilled": 0,
+        }
+        self._actions: list[Action] = []
+        self._flow: Flow | None = None
+        self._flow_kind = ""
+        self._deadline: float | None = None
+        self._tid = 0
+        self._outstanding: set[int] = set()
+        self._pending: list[int] = []  # EPCs due, waiting for the radio
+        self._urgent: deque[Frame] = deque()  # INFC_Res to send first
+        self._supported: set[int] | None = None  # from 0x9F
+        self._duty_limited = False
+        self._reauth = False
+        self._failures = 0  # consecutive failed polls
+        self._auth_failures = 0
+        self._recorded_slots: set[float] = set()
+        self._slot_attempts: dict[float, int] = {}
+        self._backfill_due = 0.0
+        self._context_seen: set[int] = set()
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self, now: float) -> None:
+        """(Re)start from an opened port: probe, set up, resume or join."""
+        self.now = now
+        self._abort_flow()
+        self.phase = "setup"
+        self._begin(self._connect_flow(), "connect")
+
+    def connection_lost(self, now: float) -> None:
+        """The transport broke (dongle unplugged): forget everything tied to the port."""
+        self.now = now
+        self._abort_flow()
+        self.phase = "closed"
+        self._outstanding.clear()
+        self._duty_limited = False
+        self._reauth = False
+
+    def stop(self, now: float) -> None:
+        """Graceful shutdown: end the PANA session (SKTERM)."""
+        self.now = now
+        self._abort_flow()
+        if self.phase == "run":
+            self._actions.append(Send(cmd.skterm(), "SKTERM"))
+        self.phase = "stopped"
+
+    def handle(self, event: Any, now: float) -> None:
+        self.now = now
+        if isinstance(event, Unknown):
+            self.stats["dropped_lines"] += 1
+            log.debug("dropped dongle line: %s (%s)", event.line[:80], event.reason)
+            return
+        if isinstance(event, Echo):
+            return
+        if isinstance(event, RxUdp):
+            event = self._on_rxudp(event)
+            if event is None:
+                return
+        elif isinstance(event, Event):
+            self._on_event(event)
+        if self._flow is not None and self._deadline is not None:
+            self._resume(event)
+
+    def tick(self, now: float) -> None:
+        self.now = now
+        if self._flow is not None and self._deadline is not None and now >= self._deadline:
+            self._resume(None)
+        if self.phase == "run" and self._flow is None:
+            self._run_idle()
+
+    def next_deadline(self) -> float | None:
+        times = []
+        if self._deadline is not None:
+            times.append(self._deadline)
+        if self.phase == "run" and self._flow is None:
+            if self._pending or self._urgent:
+                times.append(self.now)
+            times.append(self.schedule.next_time(self.now))
+            if self.cfg.backfill:
+                times.append(max(self._backfill_due, self.now))
+        return min(times) if times else None
+
+    def drain(self) -> list[Action]:
+        out, self._actions = self._actions, []
+        return out
+
+    # ------------------------------------------------------------------ flow driver
+
+    def _begin(self, flow: Flow, kind: str) -> None:
+        self._flow = flow
+        self._flow_kind = kind
+        self._deadline = None
+        self._step(None)
+
+    def _abort_flow(self) -> None:
+        if self._flow is not None:
+            self._flow.close()
+        self._flow = None
+        self._deadline = None
+
+    def _resume(self, value: Any) -> None:
+        self._deadline = None
+        self._step(value)
+
+    def _step(self, value: Any) -> None:
+        flow = self._flow
+        while flow is not None:
+            try:
+                item = flow.send(value)
+            except StopIteration:
+                if self._flow is flow:
+                    self._flow = None
+                    self._deadline = None
+                return
+            if isinstance(item, _Send):
+                self._actions.append(Send(item.data, _describe(item.data)))
+                value = None
+                continue
+            if isinstance(item, _Next):
+                self._deadline = item.deadline
+                return
+            raise TypeError(f"flow yielded {item!r}")
+
+    # ------------------------------------------------------------------ flow helpers
+
+    def _command(self, data: bytes, timeout: float | None = None, until_ll64: bool = False) -> Flow:
+        yield _Send(data)
+        deadline = self.now + (timeout or self.cfg.command_timeout_s)
+        collected: list = []
+        while True:
+            ev = yield _Next(deadline)
+            if ev is None:
+                return CommandResult(None, collected)
+            if isinstance(ev, (Ok, Fail)) or (until_ll64 and isinstance(ev, Ll64)):
+                return CommandResult(ev, collected)
+            collected.append(ev)
+
+    def _sleep(self, seconds: float) -> Flow:
+        deadline = self.now + seconds
+        while True:
+            ev = yield _Next(deadline)
+            if ev is None:
+                return
+
+    def _wait_for(self, predicate, timeout: float) -> Flow:
+        deadline = self.now + timeout
+        while True:
+            ev = yield _Next(deadline)
+            if ev is None or predicate(ev):
+                return ev
+
+    def _checked(self, data: bytes, what: str) -> Flow:
+        """A command that must answer OK; raises _DongleSilent on timeout."""
+        r = yield from self._command(data)
+        if r.final is None:
+            raise _DongleSilent(what)
+        return r
+
+    # ------------------------------------------------------------------ connect
+
+    def _connect_flow(self) -> Flow:
+        try:
+            yield from self._probe()
+            if self.state.scan is not None and (yield from self._try_resume()):
+                self._enter_run(resumed=True)
+                return
+            yield from self._credentials()
+            attempt = 0
+            while True:
+                try:
+                    yield from self._scan_and_join(use_cache=attempt == 0)
+                    self._enter_run(resumed=False)
+                    return
+                except AuthFailed:
+                    self._auth_failures += 1
+                    delay = min(3600.0, 300.0 * 2 ** (self._auth_failures - 1))
+                    log.error(
+                        "PANA authentication failed (EVENT 24) with a freshly scanned meter: the B-route ID or "
+                        "password is probably wrong. Check BROUTE_ID (32 chars) and BROUTE_PASSWORD (12 chars) "
+                        "against the letter from your power company. Retrying in %d s (never faster).",
+                        delay,
+                    )
+                    yield from self._sleep(delay)
+                except _NoBeacon:
+                    delay = min(600.0, 30.0 * 2**attempt)
+                    log.warning("no smart meter beacon found up to scan duration %d; retrying in %d s",
+                                self.cfg.scan_duration_max, delay)
+                    yield from self._sleep(delay)
+                attempt += 1
+        except _DongleSilent as exc:
+            self._request_reopen(f"dongle did not answer {exc}")
+
+    def _probe(self) -> Flow:
+        """Make sure a dongle answers, turn echo off, learn the dialect."""
+        for attempt in range(3):
+            r = yield from self._command(cmd.sksreg("SFE", "0"), timeout=2.0)
+            if r.final is not None:
+                break
+            yield _Send(b"\r\n")  # flush a half-typed line on the dongle side
+        else:
+            raise _DongleSilent("SKSREG SFE 0 (is this an SKSTACK-IP dongle? check SERIAL_PORT and baud rate)")
+        ver = yield from self._checked(cmd.skver(), "SKVER")
+        ever = next((e.version for e in ver.events if isinstance(e, Ever)), None)
+        info = yield from self._checked(cmd.skinfo(), "SKINFO")
+        einfo = next((e for e in info.events if isinstance(e, EInfo)), None)
+        self._einfo = einfo
+        if self.dialect is None:
+            ropt = yield from self._command(cmd.ropt(), timeout=2.0)
+            name = detect_dialect(ever, einfo, ropt.final if isinstance(ropt.final, (Ok, Fail)) else None)
+            self.dialect = get_dialect(name)
+            log.info("dongle detected: %s (firmware %s)", name, ever or "?")
+        else:
+            log.info("dongle: %s (firmware %s)", self.dialect.name, ever or "?")
+        self._actions.append(DialectDetected(self.dialect.name))
+
+    def _try_resume(self) -> Flow:
+        """Reuse a PANA session the dongle still holds (logger restarted, dongle did not)."""
+        scan = self.state.scan
+        einfo = getattr(self, "_einfo", None)
+        if einfo is None or einfo.channel != scan.channel or einfo.pan_id != scan.pan_id:
+            return False
+        self._ipaddr = scan.ipaddr
+        resp = yield from self._request([0xE7], attempts=1, timeout=3.0)
+        if resp is None:
+            log.info("cached PANA session is gone; joining again")
+            return False
+        log.info("resumed the dongle's PANA session (channel %d, PAN %04X)", scan.channel, scan.pan_id)
+        return True
+
+    def _credentials(self) -> Flow:
+        yield from self._checked(cmd.sksetpwd(self.cfg.password), "SKSETPWD")
+        yield from self._checked(cmd.sksetrbid(self.cfg.rbid), "SKSETRBID")
+
+    def _scan_and_join(self, use_cache: bool) -> Flow:
+        cached = self.state.scan
+        if use_cache and cached is not None:
+            try:
+                yield from self._join(cached)
+                return
+            except AuthFailed:
+                log.warning("join with the cached meter (channel %d) failed; scanning afresh", cached.channel)
+        found = yield from self._scan()
+        yield from self._join(found)
+
+    def _scan(self) -> Flow:
+        self.phase = "scan"
+        self.stats["scans"] += 1
+        lo, hi = self.cfg.scan_duration_min, self.cfg.scan_duration_max
+        chunk = max(1, min(CHANNELS, self.cfg.scan_chunk))
+        for duration in range(lo, hi + 1):
+            log.info("scanning for the meter (duration %d)", duration)
+            for first in range(0, CHANNELS, chunk):
+                n = min(chunk, CHANNELS - first)
+                mask = ((1 << n) - 1) << first
+                r = yield from self._checked(self.dialect.scan(duration, mask=mask), "SKSCAN")
+                if not r.ok:
+                    raise _DongleSilent(f"SKSCAN ({r.final})")
+                budget = n * CHANNEL_TIME_S * (2**duration + 1) + 3.0
+                descs: list[PanDesc] = []
+                ev = None
+                deadline = self.now + budget
+                while True:
+                    ev = yield _Next(deadline)
+                    if ev is None or (isinstance(ev, Event) and ev.num == EV_SCAN_DONE):
+                        break
+                    if isinstance(ev, PanDesc):
+                        descs.append(ev)
+                if descs:
+                    best = max(descs, key=lambda d: d.lqi)
+                    ll = yield from self._command(cmd.skll64(best.addr), until_ll64=True)
+                    ipaddr = ll.final.address if isinstance(ll.final, Ll64) else cmd.ll64(best.addr)
+                    log.info(
+                        "meter found: channel %d, PAN %04X, LQI %d (%.1f dBm) at scan duration %d",
+                        best.channel, best.pan_id, best.lqi, best.rssi_dbm, duration,
+                    )
+                    return ScanResult(best.channel, best.pan_id, best.addr.upper(), ipaddr, duration,
+                                      self.dialect.name)
+        raise _NoBeacon()
+
+    def _join(self, scan: ScanResult) -> Flow:
+        self.phase = "join"
+        self.stats["joins"] += 1
+        yield from self._checked(cmd.sksreg("S2", f"{scan.channel:02X}"), "SKSREG S2")
+        yield from self._checked(cmd.sksreg("S3", f"{scan.pan_id:04X}"), "SKSREG S3")
+        r = yield from self._checked(cmd.skjoin(scan.ipaddr), "SKJOIN")
+        if isinstance(r.final, Fail):
+            raise AuthFailed()
+        ev = yield from self._wait_for(
+            lambda e: isinstance(e, Event) and e.num in (EV_PANA_OK, EV_PANA_FAILED), self.cfg.join_timeout_s
+        )
+        if not (isinstance(ev, Event) and ev.num == EV_PANA_OK):
+            raise AuthFailed()
+        self._ipaddr = scan.ipaddr
+        self._auth_failures = 0
+        if self.state.scan != scan:
+            self.state.scan = scan
+            self._save()
+        log.info("joined the meter (PANA session established)")
+
+    def _enter_run(self, resumed: bool) -> None:
+        self.phase = "run"
+        self._failures = 0
+        self._reauth = False
+        self._pending = []
+        self._supported = None
+        for epc in [0x9F, *self.schedule.start_epcs()]:
+            if epc not in self._pending:
+                self._pending.append(epc)
+        self._backfill_due = self.now
+
+    # ------------------------------------------------------------------ run state
+
+    def _run_idle(self) -> None:
+        for epc in self.schedule.due(self.now):
+            if epc not in self._pending:
+                self._pending.append(epc)
+        if self._urgent:
+            self._begin(self._send_urgent(), "infc_res")
+        elif self._pending:
+            if self._supported is not None:
+                self._pending = [e for e in self._pending if e in self._supported or e == 0x9F]
+            batch = self._pending[: self.cfg.max_epcs_per_get]
+            self._pending = self._pending[len(batch) :]
+            if batch:
+                self._begin(self._poll(batch), "poll")
+        elif self.cfg.backfill and self.now >= self._backfill_due:
+            self._begin(self._backfill_flow(), "backfill")
+
+    def _send_urgent(self) -> Flow:
+        while self._urgent:
+            frame = self._urgent.popleft()
+            yield from self._command(self.dialect.sendto(self._ipaddr, frame.encode()), timeout=10.0)
+
+    def _poll(self, epcs: list[int]) -> Flow:
+        resp = yield from self._request(epcs)
+        if resp is None:
+            self._failures += 1
+            log.warning("no answer from the meter for %s (%d in a row)", _epcs(epcs), self._failures)
+            if self._failures >= 3:
+                self._begin(self._recover_flow(), "recover")
+            return
+        self._failures = 0
+
+    def _request(self, epcs: list[int], attempts: int | None = None, timeout: float | None = None,
+                 frame: Frame | None = None) -> Flow:
+        """Send a Get (or ``frame``) and wait for the answer; retries with fresh TIDs."""
+        tids: set[int] = set()
+        tries = attempts if attempts is not None else self.cfg.retries + 1
+        try:
+            for attempt in range(tries):
+                while self._duty_limited or self._reauth:
+                    yield from self._wait_for(lambda e: not (self._duty_limited or self._reauth), 600.0)
+                    if self._duty_limited or self._reauth:
+                        return None
+                tid = self._next_tid()
+                tids.add(tid)
+                self._outstanding.add(tid)
+                if frame is None:
+                    req = get_request(tid, epcs)
+                else:
+                    req = Frame(tid, frame.seoj, frame.deoj, frame.esv, frame.props, frame.props_get)
+                self.stats["requests"] += 1
+                r = yield from self._command(self.dialect.sendto(self._ipaddr, req.encode()), timeout=10.0)
+                if r.final is None:
+                    raise _DongleSilent("SKSENDTO")
+                sent = [e for e in r.events if isinstance(e, Event) and e.num == EV_UDP_SENT]
+                if isinstance(r.final, Fail) or any(e.param == UDP_SENT_FAILED for e in sent):
+                    log.debug("send of TID %04X failed (%s)", tid, r.final)
+                    yield from self._sleep(1.0)
+                    continue
+                deadline = self.now + (timeout or self.cfg.request_timeout_s)
+                while True:
+                    ev = yield _Next(deadline)
+                    if ev is None:
+                        self.stats["timeouts"] += 1
+                        break
+                    if isinstance(ev, _Response) and ev.frame.tid in tids:
+                        return ev.frame
+            return None
+        finally:
+            self._outstanding.difference_update(tids)
+
+    def _recover_flow(self) -> Flow:
+        """The ladder: rejoin with the known meter, then rescan, then reopen the port."""
+        self.phase = "recover"
+        try:
+            scan = self.state.scan
+            if scan is not None:
+                log.warning("meter unreachable: rejoining")
+                try:
+                    yield from self._join(scan)
+                    self._enter_run(resumed=False)
+                    return
+                except AuthFailed:
+                    log.warning("rejoin failed: rescanning")
+            try:
+                found = yield from self._scan()
+                yield from self._join(found)
+                self._enter_run(resumed=False)
+                return
+            except (AuthFailed, _NoBeacon):
+                pass
+            self._request_reopen("meter unreachable after rejoin and rescan")
+        except _DongleSilent as exc:
+            self._request_reopen(f"dongle did not answer {exc}")
+
+    def _request_reopen(self, reason: str) -> None:
+        log.warning("reopening the port: %s", reason)
+        self.stats["reopens"] += 1
+        self.phase = "closed"
+        self._actions.append(Reopen(reason))
+
+    # ------------------------------------------------------------------ backfill
+
+    def _frontier(self) -> float | None:
+        return self.state.last_slot
+
+    def _backfill_flow(self) -> Flow:
+        tz = self.cfg.tz
+        missing = [
+            s for s in backfill.missing_slots(self._frontier(), self.now, tz)
+            if s.timestamp() not in self._recorded_slots
+        ]
+        self._backfill_due = backfill.slot_floor(self.now, tz).timestamp() + backfill.SLOT_SECONDS + 90.0
+        if not missing:
+            self._advance_frontier()
+            return
+        if self._supported is None:
+            self._backfill_due = self.now + 60.0
+            return
+        use_ec = 0xEC in self._supported and 0xED in self._supported
+        today = datetime.fromtimestamp(self.now, tz).date()
+        plan = backfill.plan(missing, today, use_ec)
+        log.info("backfilling %d half-hour slot(s) in %d request(s)", len(missing), len(plan))
+        for step in plan:
+            if isinstance(step, backfill.RangeRequest):
+                edt = em.encode(0xED, HalfHourlyHistoryTime(step.newest.replace(tzinfo=None), step.count))
+                ok = yield from self._set(0xED, edt)
+                if ok:
+                    yield from self._request([0xEC], attempts=2)
+            else:
+                ok = yield from self._set(0xE5, bytes([step.day]))
+                if ok:
+                    epcs = [0xE2] + ([0xE4] if 0xE4 in self._supported else [])
+                    yield from self._request(epcs, attempts=2)
+            if self._pending or self._urgent:
+                # live polling first; the rest of the gap is picked up on the next round
+                self._backfill_due = self.now
+                break
+        for s in missing:
+            ts = s.timestamp()
+            if ts not in self._recorded_slots:
+                self._slot_attempts[ts] = self._slot_attempts.get(ts, 0) + 1
+        self._advance_frontier()
+
+    def _set(self, epc: int, edt: bytes) -> Flow:
+        resp = yield from self._request([], attempts=2, frame=Frame(0, CONTROLLER, METER, ESV.SETC,
+                                                                     (Property(epc, edt),)))
+        return resp is not None and resp.esv == ESV.SET_RES
+
+    def _advance_frontier(self) -> None:
+        """Move ``last_slot`` over every contiguous recorded (or given-up) slot."""
+        tz = self.cfg.tz
+        newest = backfill.slot_floor(self.now - 60.0, tz).timestamp()
+        cur = self.state.last_slot
+        if cur is None:
+            cur = backfill.slot_floor(self.now, tz).replace(hour=0, minute=0).timestamp() - backfill.SLOT_SECONDS
+        changed = False
+        while cur + backfill.SLOT_SECONDS <= newest:
+            nxt = cur + backfill.SLOT_SECONDS
+            if nxt in self._recorded_slots:
+                pass
+            elif self._slot_attempts.get(nxt, 0) >= 3:
+                log.warning("half-hour slot %s is not in the meter's history; giving up on it",
+                            datetime.fromtimestamp(nxt, tz).isoformat())
+            else:
+                break
+            cur = nxt
+            changed = True
+        if changed:
+            self.state.last_slot = cur
+            horizon = cur - 86400.0
+            self._recorded_slots = {s for s in self._recorded_slots if s > horizon}
+            self._save()
+
+    # ------------------------------------------------------------------ incoming
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.num == EV_DUTY_LIMIT:
+            self._duty_limited = True
+            log.warning("ARIB transmit-time limit reached (EVENT 32): requests paused")
+        elif ev.num == EV_DUTY_RELEASED:
+            self._duty_limited = False
+            log.info("transmit-time limit released (EVENT 33)")
+        elif ev.num == EV_SESSION_EXPIRED:
+            self._reauth = True
+            log.info("PANA session lifetime expired (EVENT 29): dongle re-authenticating")
+        elif ev.num == EV_PANA_OK and self._reauth:
+            self._reauth = False
+            log.info("PANA re-authentication completed (EVENT 25)")
+        elif ev.num == EV_PANA_FAILED and self._reauth and self.phase == "run":
+            self._reauth = False
+            log.warning("PANA re-authentication failed (EVENT 24): rejoining")
+            self._abort_flow()
+            self._begin(self._recover_flow(), "recover")
+        elif ev.num in (EV_SESSION_TERM_REQUESTED, EV_SESSION_TERMINATED, EV_SESSION_TERM_TIMEOUT) and \
+                self.phase == "run":
+            log.warning("PANA session ended (EVENT %02X: %s): rejoining", ev.num, ev.meaning)
+            self._abort_flow()
+            self._begin(self._recover_flow(), "recover")
+
+    def _on_rxudp(self, rx: RxUdp) -> Any:
+        if rx.lport != ECHONET_PORT and rx.rport != ECHONET_PORT:
+            return None  # PANA (02CC) and anything else: the dongle's business
+        try:
+            frame = decode_frame(rx.data)
+        except FrameError as exc:
+            self.stats["dropped_frames"] += 1
+            log.debug("dropped malformed ECHONET frame: %s", exc)
+            return None
+        scan = self.state.scan
+        if scan is not None and rx.sender_lla and rx.sender_lla.upper() != scan.addr and self.phase == "run":
+            self.stats["dropped_frames"] += 1
+            log.debug("dropped frame from another device %s", rx.sender_lla)
+            return None
+        if frame.seoj == NODE_PROFILE:
+            return None  # instance list (D5) after join: nothing to record
+        if frame.seoj != METER:
+            self.stats["dropped_frames"] += 1
+            log.debug("dropped frame from unexpected object %06X", frame.seoj)
+            return None
+        if frame.esv in (ESV.INF, ESV.INFC):
+            self._record_frame(frame)
+            if frame.esv == ESV.INFC:
+                self._urgent.append(infc_response(frame))
+            return None
+        if frame.tid in self._outstanding:
+            self._outstanding.discard(frame.tid)
+            if frame.esv in (ESV.GET_RES, ESV.GET_SNA):
+                self._record_frame(frame)
+            return _Response(frame)
+        self.stats["dropped_frames"] += 1
+        log.debug("dropped frame with unexpected TID %04X", frame.tid)
+        return None
+
+    def _record_frame(self, frame: Frame) -> None:
+        tz = self.cfg.tz
+        res = frame_readings(frame, self.ctx, self.cfg.unitid, tz, datetime.fromtimestamp(self.now, tz),
+                             self._context_seen)
+        for epc in res.unavailable:
+            if self._supported is not None:
+                self._supported.discard(epc)
+        if 0x9F in res.values:
+            self._supported = set(res.values[0x9F].epcs)
+        for problem in res.problems:
+            self.stats["dropped_frames"] += 0 if res.needs_context else 1
+            log.warning("%s", problem)
+        if res.needs_context:
+            for epc in (0xE1, 0xD7, 0xD3):
+                if epc not in self._pending:
+                    self._pending.insert(0, epc)
+        for epc, value in res.scale_changes:
+            log.warning("meter changed %s to %s: energy from this reading on uses the new scale",
+                        em.property_name(epc), value)
+        for r in res.readings:
+            if r.epc == "EA":
+                self._recorded_slots.add(r.timestamp.timestamp())
+        if res.readings:
+            self.stats["readings"] += len(res.readings)
+            if frame.esv in (ESV.GET_RES, ESV.GET_SNA) and any(p.epc in (0xE2, 0xEC) for p in frame.props):
+                self.stats["backfilled"] += sum(1 for r in res.readings if r.epc in ("EA", "EB"))
+            self._actions.append(Record(tuple(res.readings)))
+            self._advance_frontier()
+
+    def _save(self) -> None:
+        self._actions.append(SaveState(SessionState(self.state.scan, self.state.last_slot)))
+
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+
+class _DongleSilent(Exception):
+    pass
+
+
+class _NoBeacon(Exception):
+    pass
+
+
+def _epc(epc: int) -> str:
+    return f"{epc:02X}"
+
+
+def _epcs(epcs: list[int]) -> str:
+    return ",".join(_epc(e) for e in epcs)
+
+
+def _describe(data: bytes) -> str:
+    """Printable text of a command for logs: credentials masked, SKSENDTO data left out."""
+    if data.startswith(b"SKSENDTO"):
+        return " ".join(data.split(b" ")[:5]).decode("ascii", "replace") + " ..."
+    return mask_command(data.split(b"\r", 1)[0].decode("ascii", "replace"))

@@ -1,0 +1,95 @@
+"""What the logger remembers across restarts, in ``session.state_dir``.
+
+``scan.json`` holds the meter found by the last scan (channel, PAN ID, MAC, link-local
+address, the scan duration that found it) and the newest half-hour slot recorded, so a
+restart joins without scanning and backfills exactly the slots it missed.
+
+Files are replaced atomically (write to a temporary file, fsync, rename), so a crash at
+any moment leaves either the old or the new content, never a torn file. A corrupt file is
+reported and ignored (the logger then scans afresh) rather than stopping the logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCAN_FILE = "scan.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    channel: int
+    pan_id: int
+    addr: str  # meter EUI-64, 16 hex digits
+    ipaddr: str  # link-local address (SKLL64 of addr)
+    duration: int  # scan duration that found the beacon
+    dialect: str = ""
+
+
+@dataclass(slots=True)
+class SessionState:
+    scan: ScanResult | None = None
+    #: POSIX time of the newest half-hour cumulative slot recorded (EA/EB or backfill).
+    last_slot: float | None = None
+
+    def to_json(self) -> dict:
+        return {"version": 1, "scan": asdict(self.scan) if self.scan else None, "last_slot": self.last_slot}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SessionState:
+        scan = data.get("scan")
+        return cls(
+            scan=ScanResult(**scan) if scan else None,
+            last_slot=float(data["last_slot"]) if data.get("last_slot") is not None else None,
+        )
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
+    """Replace ``path`` with ``data`` atomically (tmp file + fsync + rename + dir fsync)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load_state(state_dir: Path) -> SessionState:
+    path = Path(state_dir) / SCAN_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return SessionState()
+    try:
+        return SessionState.from_json(json.loads(raw))
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("state file %s is unreadable (%s); ignoring it and scanning afresh", path, exc)
+        return SessionState()
+
+
+def save_state(state_dir: Path, state: SessionState) -> None:
+    atomic_write(Path(state_dir) / SCAN_FILE, json.dumps(state.to_json(), indent=1).encode())

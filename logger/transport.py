@@ -1,0 +1,134 @@
+"""The only module that talks to the dongle: pyserial (device paths and URLs) or the
+in-process simulator.
+
+Every transport has ``write(data)``, ``read_until(deadline) -> bytes`` (whatever arrived,
+possibly nothing, returning no later than ``deadline``) and ``close()``. Failures become
+:class:`TransportError` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Protocol
+
+from logger.clock import Clock
+
+
+class TransportError(Exception):
+    """The port could not be opened or broke (unplugged, permission, busy)."""
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def read_until(self, deadline: float) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def explain_open_error(port: str, exc: BaseException) -> str:
+    """A one-line reason and fix for a port that would not open."""
+    err = getattr(exc, "errno", None)
+    text = str(exc)
+    if err == errno.EACCES or "Permission denied" in text:
+        return (
+            f"permission denied on {port}: add the user to the dialout group "
+            f"(sudo usermod -aG dialout $USER, then log in again) or, in Docker, map the device and add "
+            f"group_add: [dialout]"
+        )
+    if err == errno.ENOENT or "No such file" in text or "could not open port" in text and "No such" in text:
+        return (
+            f"{port} does not exist: is the dongle plugged in? List candidates with ls /dev/serial/by-id/ "
+            f"and set SERIAL_PORT"
+        )
+    if err == errno.EBUSY or "busy" in text.lower() or "lock" in text.lower():
+        return f"{port} is in use by another program (another logger, ModemManager?): stop it and retry"
+    if "Connection refused" in text or err == errno.ECONNREFUSED:
+        return f"{port}: connection refused: is the simulator or ser2net listening there?"
+    return f"cannot open {port}: {text}"
+
+
+class SerialTransport:
+    """A dongle on a serial device or any pyserial URL (``socket://host:port``, ``rfc2217://``)."""
+
+    def __init__(self, port: str, baudrate: int, clock: Clock) -> None:
+        import serial  # imported here so the simulator path does not load pyserial's tools
+
+        self._serial_mod = serial
+        self.port = port
+        self._clock = clock
+        try:
+            if "://" in port:
+                self._ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0)
+            else:
+                self._ser = serial.Serial(port, baudrate=baudrate, timeout=0, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise TransportError(explain_open_error(port, exc)) from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._ser.write(data)
+            self._ser.flush()
+        except (self._serial_mod.SerialException, OSError) as exc:
+            raise TransportError(f"write to {self.port} failed ({exc}): dongle unplugged?") from exc
+
+    def read_until(self, deadline: float) -> bytes:
+        timeout = max(0.0, deadline - self._clock.time())
+        try:
+            self._ser.timeout = timeout
+            first = self._ser.read(1)
+            if not first:
+                return b""
+            self._ser.timeout = 0
+            waiting = self._ser.in_waiting
+            return first + (self._ser.read(waiting) if waiting else b"")
+        except (self._serial_mod.SerialException, OSError, TypeError) as exc:
+            raise TransportError(f"read from {self.port} failed ({exc}): dongle unplugged?") from exc
+
+    def close(self) -> None:
+        try:
+            self._ser.close()
+        except (self._serial_mod.SerialException, OSError):
+            pass
+
+
+class SimTransport:
+    """The in-process simulated dongle (``run --simulate`` and tests). With a virtual
+    clock, waiting jumps straight to the dongle's next output: a day runs in seconds."""
+
+    def __init__(self, dongle, clock: Clock) -> None:
+        self._dongle = dongle
+        self._clock = clock
+
+    def _check(self) -> None:
+        if getattr(self._dongle, "unplugged", False):
+            raise TransportError("simulated dongle unplugged")
+
+    def write(self, data: bytes) -> None:
+        self._check()
+        self._dongle.receive(data, self._clock.time())
+
+    def read_until(self, deadline: float) -> bytes:
+        self._check()
+        now = self._clock.time()
+        out = self._dongle.output(now)
+        if out:
+            return out
+        nd = self._dongle.next_deadline()
+        self._clock.sleep_until(deadline if nd is None else max(now, min(deadline, nd)))
+        return self._dongle.output(self._clock.time())
+
+    def close(self) -> None:
+        pass
+
+
+def port_access_problem(port: str) -> str | None:
+    """For ``doctor``: why ``port`` cannot be opened by this user, or ``None``."""
+    if "://" in port:
+        return None
+    if not os.path.exists(port):
+        return explain_open_error(port, FileNotFoundError(errno.ENOENT, "No such file"))
+    if not os.access(port, os.R_OK | os.W_OK):
+        return explain_open_error(port, PermissionError(errno.EACCES, "Permission denied"))
+    return None
