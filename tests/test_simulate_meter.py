@@ -21,7 +21,13 @@ from logger.echonet.frame import (
     get_request,
     infc_response,
 )
-from logger.simulate.meter import DEFAULT_EPCS, NO_DATA, MeterConfig, MeterSim, property_map
+from logger.simulate.meter import (
+    DEFAULT_EPCS,
+    NO_DATA,
+    MeterConfig,
+    MeterSim,
+    property_map,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 #: 2026-11-22 10:07:10 JST (grid-aligned to the 10 s power steps).
@@ -371,6 +377,7 @@ def test_inf_pushes_ea_and_eb_at_each_half_hour() -> None:
 def test_infc_needs_infc_res_to_be_acknowledged() -> None:
     sim = MeterSim(MeterConfig(notify="infc", supported_epcs=DEFAULT_EPCS - {0xEB}), START)
     first, second = sim.notifications(START + 3600)  # 10:30 and 11:00
+    assert second.tid != first.tid
     assert first.esv == ESV.INFC and [p.epc for p in first.props] == [0xEA]
     assert sim.unacked_infc == 2
     wrong = Frame(first.tid ^ 0xFFFF, CONTROLLER, METER, ESV.INFC_RES, (Property(0xEA),))
@@ -451,3 +458,11 @@ def test_set_coefficient_rescales_the_counter() -> None:
 def test_bad_config_is_refused_with_a_clear_message(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         replace(MeterConfig(), **overrides)
+
+
+def test_open_ended_silence_means_no_further_pushes() -> None:
+    sim = MeterSim(MeterConfig(), START)
+    sim.silence(START + 600, float("inf"))
+    assert sim.next_notification_time(START) == float("inf")
+    assert sim.notifications(START + 86400) == []
+    assert sim.is_silent(START + 10**6) and not sim.is_silent(START)

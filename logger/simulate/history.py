@@ -98,7 +98,7 @@ class EnergyHistory:
             mean_imp, mean_exp = self._means(slot)
             into = t_ms - slot * SLOT_MS
             return imp + round(mean_imp * into), exp + round(mean_exp * into)
-        cursor_t, cursor_imp, cursor_exp = self._cursor
+        cursor_t = self._cursor[0]
         if t_ms >= cursor_t:
             self.advance_to(t_ms)
             return self._cursor[1], self._cursor[2]

@@ -18,7 +18,7 @@ negative (export).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 #: Width of one constant-power step (seconds); the grid is aligned to the POSIX epoch.
 STEP_S = 10
@@ -70,7 +70,7 @@ class LoadModel:
         hour_index = math.floor(t / 3600)
         offset = self._offset_cache.get(hour_index)
         if offset is None:
-            when = datetime.fromtimestamp(hour_index * 3600, timezone.utc)
+            when = datetime.fromtimestamp(hour_index * 3600, UTC)
             delta = when.astimezone(self.tz).utcoffset()
             offset = delta.total_seconds() if delta is not None else 0.0
             self._offset_cache[hour_index] = offset
@@ -91,9 +91,10 @@ class LoadModel:
         return math.sin(math.pi * (h - 6.0) / 12.0) ** 1.5
 
     # -- power ----------------------------------------------------------------------------
-    def _block(self, block: int, shape: float) -> tuple[float, float]:
+    def _block(self, block: int) -> tuple[float, float]:
         """(appliance W, cloud factor) of one 5-minute block; memoized for the current block."""
         if block != self._block_key:
+            shape = self._shape(self._local_hour(block * BLOCK_S))
             appliance = 0.0
             if self._uniform(_STREAM_APPLIANCE_ON, block) < 0.06 + 0.3 * shape:
                 appliance = 500 + 1000 * self._uniform(_STREAM_APPLIANCE_W, block)
@@ -108,7 +109,7 @@ class LoadModel:
         t = step * STEP_S
         h = self._local_hour(t)
         shape = self._shape(h)
-        appliance, cloud = self._block(t // BLOCK_S, self._shape(self._local_hour(t - t % BLOCK_S)))
+        appliance, cloud = self._block(t // BLOCK_S)
         load = (self.base_w + (self.peak_w - self.base_w) * shape + appliance) * (
             0.94 + 0.12 * self._uniform(_STREAM_NOISE, step)
         )

@@ -151,8 +151,10 @@ class _Scaling:
 class _Faults:
     silences: list[tuple[float, float]] = field(default_factory=list)
 
-    def silent(self, t: float) -> bool:
-        return any(a <= t < b for a, b in self.silences)
+    def silent_until(self, t: float) -> float | None:
+        """The end of the latest silence window containing ``t``, or ``None``."""
+        ends = [b for a, b in self.silences if a <= t < b]
+        return max(ends) if ends else None
 
 
 def property_map(epcs: frozenset[int] | set[int]) -> bytes:
@@ -267,6 +269,10 @@ class MeterSim:
         if end <= start:
             raise ValueError(f"silence window must end after it starts ({start} .. {end})")
         self._faults.silences.append((start, end))
+
+    def is_silent(self, t: float) -> bool:
+        """True inside a :meth:`silence` window."""
+        return self._faults.silent_until(t) is not None
 
     def _rescale(self, at: float, coefficient: int | None, unit: int) -> None:
         t_ms = to_ms(at)
@@ -449,7 +455,7 @@ class MeterSim:
 
     def handle(self, frame: Frame, now: float) -> list[Frame]:
         """Answer one frame from the controller (an empty list = no answer)."""
-        if self._faults.silent(now):
+        if self.is_silent(now):
             return []
         self.advance_to(now)
         if frame.deoj in (NODE_PROFILE, NODE_PROFILE_ANY):
@@ -465,9 +471,8 @@ class MeterSim:
         if frame.esv == ESV.SETGET:
             # This meter does not do SetGet: both lists come back unprocessed.
             return [Frame(frame.tid, METER, frame.seoj, ESV.SETGET_SNA, frame.props, frame.props_get)]
-        if frame.esv == ESV.INFC_RES:
-            if self._pending_infc.pop(frame.tid, None) is not None:
-                self.acked_infc += 1
+        if frame.esv == ESV.INFC_RES and self._pending_infc.pop(frame.tid, None) is not None:
+            self.acked_infc += 1
         return []
 
     # -- notifications --------------------------------------------------------------------
@@ -491,7 +496,7 @@ class MeterSim:
         while self._next_push_slot * SLOT_MS <= to_ms(now):
             b = self._next_push_slot * SLOT_S
             self._next_push_slot += 1
-            if self.config.notify == "none" or self._faults.silent(b):
+            if self.config.notify == "none" or self.is_silent(b):
                 continue
             self.advance_to(b)
             tid = self._next_tid()
@@ -508,10 +513,12 @@ class MeterSim:
         """
         if self.config.notify == "none":
             return math.inf
-        slot = self._next_push_slot
-        while self._faults.silent(slot * SLOT_S):
-            slot += 1
-        return float(slot * SLOT_S)
+        t = float(self._next_push_slot * SLOT_S)
+        while (end := self._faults.silent_until(t)) is not None:
+            if math.isinf(end):
+                return math.inf
+            t = float(math.ceil(to_ms(end) / SLOT_MS) * SLOT_S)
+        return t
 
     #: The name used by docs/design.md for the scheduler hook.
     next_event_time = next_notification_time
