@@ -1,0 +1,227 @@
+"""InfluxDB v2 sink: every point goes through the durable spool, then to InfluxDB in batches.
+
+``write()`` appends line protocol to the spool (fsync'd) and returns; ``pump(now)``,
+called from the runner loop, sends what is due: a full batch (``batch_size`` points)
+at once, or whatever is waiting once ``flush_interval_s`` has passed. A batch is
+committed (deleted from the spool) only after InfluxDB accepted it.
+
+Failures:
+
+* unreachable, timeout, HTTP 5xx or 429: points stay spooled and are retried in order
+  with exponential backoff (1 s doubling to 5 min; ``Retry-After`` is honoured);
+* 401/403/404 (bad token, no write permission, missing bucket/org): a clear error naming
+  the fix; the spool is kept and retried every 5 minutes, so fixing the token in place
+  delivers everything;
+* 400/422 (InfluxDB rejected some points as malformed or conflicting; it still writes the
+  valid ones of the batch): logged with InfluxDB's message and the batch is committed -
+  sending it again could never succeed and would block all later points.
+
+Re-delivering after a crash (sent, not yet committed) is harmless: a point with the
+same measurement, tags and timestamp overwrites the earlier one.
+
+``influxdb_client`` is imported here lazily, only when the sink is created.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from logger.clock import Clock
+from logger.config import InfluxSettings
+from logger.readings import Reading
+from logger.sinks.points import to_line
+from logger.sinks.spool import Spool
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 300.0
+MAX_BATCHES_PER_PUMP = 20
+_CONFIG_STATUSES = (401, 403, 404)
+_REJECTED_STATUSES = (400, 422)
+
+
+class InfluxWriteError(Exception):
+    """InfluxDB refused or could not be reached; ``str()`` names the fix, never the token."""
+
+
+def _require(settings: InfluxSettings) -> tuple[str, str, str, str]:
+    missing = [k for k in ("url", "token", "org", "bucket") if not getattr(settings, k)]
+    if missing:
+        raise ValueError(f"InfluxDB settings missing: {', '.join('influxdb.' + k for k in missing)}")
+    assert settings.url and settings.token and settings.org and settings.bucket
+    return settings.url, settings.token.reveal(), settings.org, settings.bucket
+
+
+def describe_failure(exc: BaseException, org: str, bucket: str) -> tuple[str, str]:
+    """(kind, message) for a failed write. kind: ``transient``, ``config``, ``rejected`` or ``other``."""
+    from influxdb_client.rest import ApiException
+
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        detail = getattr(exc, "message", None) or exc.reason or ""
+        if status in _CONFIG_STATUSES:
+            return "config", (
+                f"InfluxDB refused the write (HTTP {status}: {detail}); check INFLUXDB_URL/ORG/BUCKET "
+                f"(org {org!r}, bucket {bucket!r} must exist) and that INFLUXDB_TOKEN has write permission "
+                "on that bucket"
+            )
+        if status in _REJECTED_STATUSES:
+            return "rejected", f"InfluxDB rejected points (HTTP {status}: {detail})"
+        if status == 429 or status >= 500:
+            return "transient", f"InfluxDB is unavailable (HTTP {status}: {detail})"
+        return "other", f"InfluxDB answered HTTP {status}: {detail}"
+    return "transient", f"InfluxDB is unreachable ({type(exc).__name__}: {_short(exc)})"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text[:200]
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class InfluxSink:
+    def __init__(self, settings: InfluxSettings, spool_dir: str | os.PathLike[str], clock: Clock) -> None:
+        self._url, self._token, self._org, self._bucket = _require(settings)
+        self._batch_size = settings.batch_size
+        self._flush_interval = settings.flush_interval_s
+        self._clock = clock
+        self._spool = Spool(spool_dir)
+        from influxdb_client import InfluxDBClient, WritePrecision
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self._precision = WritePrecision.MS
+        self._client = InfluxDBClient(url=self._url, token=self._token, org=self._org, timeout=10_000)
+        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._last_flush = clock.time()
+        self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size  # leftovers: send soon
+        self._next_attempt = 0.0
+        self._backoff = 0.0
+        self._failing: str | None = None
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._spool.pending_bytes
+
+    def write(self, readings: Iterable[Reading]) -> None:
+        lines = [to_line(r) for r in readings]
+        self._spool.append(lines)
+        self._appended += len(lines)
+
+    def pump(self, now: float) -> None:
+        """Send what is due at ``now``; never raises for InfluxDB trouble (it is logged)."""
+        if self._spool.pending_bytes == 0:
+            self._appended = 0
+            self._last_flush = now
+            return
+        if now < self._next_attempt:
+            return
+        if self._appended < self._batch_size and now - self._last_flush < self._flush_interval:
+            return
+        for _ in range(MAX_BATCHES_PER_PUMP):
+            batch = self._spool.peek(self._batch_size)
+            if not batch.lines:
+                break
+            if not self._send(batch.lines, now):
+                return
+            self._spool.commit(batch.end)
+        self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size
+        self._last_flush = now
+
+    def close(self, timeout: float) -> None:
+        """Try to deliver what is spooled for up to ``timeout`` seconds, then close (the rest stays spooled)."""
+        deadline = self._clock.time() + timeout
+        self._next_attempt = 0.0
+        while self._spool.pending_bytes and self._clock.time() < deadline:
+            batch = self._spool.peek(self._batch_size)
+            if not batch.lines or not self._send(batch.lines, self._clock.time()):
+                break
+            self._spool.commit(batch.end)
+        if self._spool.pending_bytes:
+            log.warning("InfluxDB: %d bytes of points stay spooled in %s for the next start",
+                        self._spool.pending_bytes, self._spool.directory)
+        self._spool.close()
+        self._write_api.close()
+        self._client.close()
+
+    def check_write_access(self) -> str:
+        """Check that the token may write to the bucket (sends an empty write). Raises InfluxWriteError."""
+        return check_write_access(self._url, self._token, self._org, self._bucket)
+
+    # ------------------------------------------------------------------ internals
+
+    def _send(self, lines: list[str], now: float) -> bool:
+        try:
+            self._write_api.write(bucket=self._bucket, org=self._org, record="\n".join(lines),
+                                  write_precision=self._precision)
+        except Exception as exc:  # noqa: BLE001 - classified below, never lost
+            kind, message = describe_failure(exc, self._org, self._bucket)
+            if kind == "rejected":
+                log.error("%s; %d points of this batch dropped, the valid ones were written", message, len(lines))
+                return True
+            if kind in ("config", "other"):
+                self._backoff = BACKOFF_MAX_S
+            else:
+                self._backoff = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff * 2))
+            wait = max(self._backoff, _retry_after(exc) or 0.0)
+            self._next_attempt = now + wait
+            if self._failing != message:
+                log.error("%s; %d bytes kept in the spool, retrying in %.0f s", message,
+                          self._spool.pending_bytes, wait)
+                self._failing = message
+            return False
+        if self._failing is not None:
+            log.warning("InfluxDB: delivering again after: %s", self._failing)
+            self._failing = None
+        self._backoff = 0.0
+        return True
+
+
+def check_write_access(url: str, token: str, org: str, bucket: str, timeout_s: float = 10.0) -> str:
+    """POST an empty body to /api/v2/write: InfluxDB checks token, org and bucket but stores nothing."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.urlencode({"org": org, "bucket": bucket, "precision": "ms"})
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v2/write?{query}", data=b"", method="POST",
+                                     headers={"Authorization": f"Token {token}",
+                                              "Content-Type": "text/plain; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        body = exc.read(500).decode("utf-8", "replace")
+        detail = _json_message(body)
+        if exc.code in _CONFIG_STATUSES:
+            raise InfluxWriteError(
+                f"InfluxDB refused the write (HTTP {exc.code}: {detail}); check org {org!r} and bucket {bucket!r} "
+                "exist and that INFLUXDB_TOKEN has write permission on that bucket") from None
+        raise InfluxWriteError(f"InfluxDB answered HTTP {exc.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InfluxWriteError(f"InfluxDB at {url} is unreachable ({reason}); check INFLUXDB_URL") from None
+    return f"InfluxDB {url}: token may write to bucket {bucket!r} in org {org!r} (HTTP {status})"
+
+
+def _json_message(body: str) -> str:
+    import json
+
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return body.strip()[:200]
+    return str(data.get("message", body))[:200] if isinstance(data, dict) else body[:200]

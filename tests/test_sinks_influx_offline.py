@@ -1,0 +1,70 @@
+"""InfluxSink behaviour with no InfluxDB at all (a closed local port): nothing is mocked."""
+
+import logging
+import socket
+import subprocess
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from logger.clock import VirtualClock
+from logger.config import InfluxSettings
+from logger.readings import Reading
+from logger.secrets import Secret
+from logger.sinks.influx_sink import InfluxSink, InfluxWriteError, check_write_access
+
+TOKEN = "offline-test-token-XYZ123"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings(url: str) -> InfluxSettings:
+    return InfluxSettings(enabled=True, url=url, token=Secret(TOKEN), org="home", bucket="power", batch_size=2,
+                          flush_interval_s=5, spool_dir=Path("unused"))
+
+
+def readings(n: int) -> list[Reading]:
+    t = datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    return [Reading(t.replace(second=i), "smartmeter", "E7", "", Decimal(i)) for i in range(n)]
+
+
+def test_unreachable_influxdb_keeps_points_spooled_with_backoff(tmp_path, caplog):
+    clock = VirtualClock(1_800_000_000.0)
+    sink = InfluxSink(settings(f"http://127.0.0.1:{closed_port()}"), tmp_path / "spool", clock)
+    sink.write(readings(3))
+    before = sink.pending_bytes
+    assert before > 0
+    with caplog.at_level(logging.ERROR):
+        sink.pump(clock.time())
+        sink.pump(clock.time() + 0.5)  # inside the backoff: no new attempt, no new log line
+        clock.advance(2)
+        sink.pump(clock.time())  # retried, same failure, not logged again
+    assert sink.pending_bytes == before
+    assert caplog.text.count("unreachable") == 1
+    assert TOKEN not in caplog.text
+    sink.close(timeout=0)
+    # the spool survives a restart
+    again = InfluxSink(settings(f"http://127.0.0.1:{closed_port()}"), tmp_path / "spool", clock)
+    assert again.pending_bytes == before
+    again.close(timeout=0)
+
+
+def test_check_write_access_unreachable_names_the_fix():
+    with pytest.raises(InfluxWriteError) as info:
+        check_write_access(f"http://127.0.0.1:{closed_port()}", TOKEN, "home", "power", timeout_s=2)
+    assert "INFLUXDB_URL" in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_sinks_and_config_do_not_import_influxdb_client():
+    code = ("import sys, logger.config, logger.cli, logger.sinks.csv_sink, logger.sinks.spool, logger.sinks.points;"
+            "print('influxdb_client' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
