@@ -193,7 +193,11 @@ def decode(epc: int, edt: bytes) -> object:
 
 
 def encode(epc: int, value: object) -> bytes:
-    """The EDT of ``value`` for meter property ``epc`` (inverse of :func:`decode`)."""
+    """The EDT of ``value`` for meter property ``epc`` (inverse of :func:`decode`).
+
+    ``value`` must be the type :func:`decode` gives for ``epc``, or a :class:`RawValue` (any bytes, e.g.
+    for a simulator sending a malformed property); anything else is a ``TypeError``.
+    """
     return _encode(epc, value, _METER_CODECS)
 
 
