@@ -21,6 +21,8 @@ from logger.echonet.frame import (
     get_request,
     infc_response,
 )
+from logger.simulate.history import EnergyHistory
+from logger.simulate.load import LoadModel
 from logger.simulate.meter import (
     DEFAULT_EPCS,
     NO_DATA,
@@ -466,3 +468,14 @@ def test_open_ended_silence_means_no_further_pushes() -> None:
     assert sim.next_notification_time(START) == float("inf")
     assert sim.notifications(START + 86400) == []
     assert sim.is_silent(START + 10**6) and not sim.is_silent(START)
+
+
+def test_sparse_old_checkpoints_give_the_same_energy() -> None:
+    model = LoadModel(base_w=300, peak_w=2000, solar_w=1500, seed=3, tz=TOKYO)
+    dense = EnergyHistory(model, START)
+    sparse = EnergyHistory(model, START, dense_slots=4)
+    probes = [START + 11111 * k for k in range(10)]  # over a day
+    truth = [dense.energy_at(round(t * 1000)) for t in probes]
+    sparse.advance_to(round(probes[-1] * 1000))
+    assert [sparse.energy_at(round(t * 1000)) for t in probes] == truth
+    assert len(sparse._checkpoints) < len(dense._checkpoints)

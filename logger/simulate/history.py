@@ -11,7 +11,9 @@ derived by floor division never loses or invents energy.
   is continuous at ``start``).
 
 Evaluation is lazy: a cursor moves forward, and a checkpoint is kept at every half-hour
-boundary it passes, so an earlier instant costs at most one slot of re-integration.
+boundary it passes, so a recent instant costs at most one slot of re-integration. Beyond
+``dense_slots`` behind the cursor only one checkpoint per day is kept (memory stays bounded
+on month-long runs; such old instants cost up to a day of re-integration).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def to_ms(t: float) -> int:
 class EnergyHistory:
     """Import/export energy (mJ) relative to ``start``; negative before it."""
 
-    def __init__(self, model: LoadModel, start: float) -> None:
+    def __init__(self, model: LoadModel, start: float, dense_slots: int = 101 * 48) -> None:
         self.model = model
+        self.dense_slots = dense_slots
         self.start_ms = to_ms(start)
         self._start_slot = self.start_ms // SLOT_MS
         # Live part: cursor and half-hour checkpoints (slot index -> energies at its start).
@@ -80,7 +83,11 @@ class EnergyHistory:
                 exp -= p * (end - t)
             t = end
             if record and t % SLOT_MS == 0:
-                checkpoints[t // SLOT_MS] = (imp, exp)
+                slot = t // SLOT_MS
+                checkpoints[slot] = (imp, exp)
+                old = slot - self.dense_slots
+                if old % 48:
+                    checkpoints.pop(old, None)
         return imp, exp
 
     def advance_to(self, t_ms: int) -> None:
@@ -103,6 +110,8 @@ class EnergyHistory:
             self.advance_to(t_ms)
             return self._cursor[1], self._cursor[2]
         slot = t_ms // SLOT_MS
+        while slot * SLOT_MS > self.start_ms and slot not in self._checkpoints:
+            slot -= 1  # only in the sparse (daily) part
         if slot * SLOT_MS <= self.start_ms:
             base_t, base = self.start_ms, (0, 0)
         else:

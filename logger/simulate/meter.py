@@ -182,7 +182,7 @@ class MeterSim:
             seed=config.seed,
             tz=self.tz,
         )
-        self.energy = EnergyHistory(self.model, start)
+        self.energy = EnergyHistory(self.model, start, dense_slots=(config.history_days + 1) * 48)
         self.start = float(start)
         first = _Scaling(-(2**62), config.coefficient, config.unit)
         self._scalings: list[_Scaling] = [first]
