@@ -65,6 +65,7 @@ def test_check_write_access_unreachable_names_the_fix():
 
 def test_sinks_and_config_do_not_import_influxdb_client():
     code = ("import sys, logger.config, logger.cli, logger.sinks.csv_sink, logger.sinks.spool, logger.sinks.points;"
+            "import logger.commands.importer;"
             "print('influxdb_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
