@@ -128,7 +128,10 @@ def test_frame_and_property_validate_fields():
 
 def test_repr_is_readable():
     frame = get_request(0x2A, [0xE7, 0xE8])
-    assert repr(frame) == "Frame(tid=0x002A, seoj=05FF01, deoj=028801, esv=Get, props=[Property(epc=0xE7, edt=-), Property(epc=0xE8, edt=-)])"
+    assert (
+        repr(frame)
+        == "Frame(tid=0x002A, seoj=05FF01, deoj=028801, esv=Get, props=[Property(epc=0xE7, edt=-), Property(epc=0xE8, edt=-)])"
+    )
 
 
 # ------------------------------------------------------------------------------------------ fuzz
@@ -140,8 +143,14 @@ props = st.lists(st.builds(Property, st.integers(0, 0xFF), st.binary(max_size=20
 def frames(draw):
     esv = draw(st.integers(0, 0xFF))
     get_list = draw(props) if esv in TWO_LIST_ESVS else ()
-    return Frame(draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 0xFFFFFF)), draw(st.integers(0, 0xFFFFFF)),
-                 esv, draw(props), get_list)
+    return Frame(
+        draw(st.integers(0, 0xFFFF)),
+        draw(st.integers(0, 0xFFFFFF)),
+        draw(st.integers(0, 0xFFFFFF)),
+        esv,
+        draw(props),
+        get_list,
+    )
 
 
 @settings(max_examples=300, deadline=None)

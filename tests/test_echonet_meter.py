@@ -225,8 +225,33 @@ def test_property_map_list_form():
 
 
 #: Get property map (0x9F) of a real meter, 16+ properties: bitmap form.
-REAL_GET_EPCS = {0x80, 0x81, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7,
-                 0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB, 0xEC, 0xED}
+REAL_GET_EPCS = {
+    0x80,
+    0x81,
+    0x82,
+    0x88,
+    0x8A,
+    0x8D,
+    0x97,
+    0x98,
+    0x9D,
+    0x9E,
+    0x9F,
+    0xD3,
+    0xD7,
+    0xE0,
+    0xE1,
+    0xE2,
+    0xE3,
+    0xE4,
+    0xE5,
+    0xE7,
+    0xE8,
+    0xEA,
+    0xEB,
+    0xEC,
+    0xED,
+}
 
 
 def _bitmap(epcs):
@@ -379,8 +404,11 @@ def test_energy_history_ec_and_ee():
     edt = H("07EA0B160A0003") + u32(300) + u32(30) + u32(200) + u32(NO_ENERGY) + u32(NO_ENERGY) + u32(10)
     ec = decode(0xEC, edt)
     assert ec == HalfHourlyHistory(datetime(2026, 11, 22, 10, 0), ((300, 30), (200, None), (None, 10)))
-    assert [at for at, _, _ in ec.points()] == [datetime(2026, 11, 22, 10, 0), datetime(2026, 11, 22, 9, 30),
-                                                 datetime(2026, 11, 22, 9, 0)]
+    assert [at for at, _, _ in ec.points()] == [
+        datetime(2026, 11, 22, 10, 0),
+        datetime(2026, 11, 22, 9, 30),
+        datetime(2026, 11, 22, 9, 0),
+    ]
     assert encode(0xEC, ec) == edt
     ee = decode(0xEE, edt)
     assert isinstance(ee, MinuteHistory)
@@ -613,8 +641,12 @@ VALUES = {
         st.integers(0, 0xFF).map(InstallationLocation),
         st.binary(min_size=16, max_size=16).map(lambda b: InstallationLocation(1, b)),
     ),
-    0x82: st.builds(StandardVersion, st.characters(max_codepoint=0xFF), st.integers(0, 0xFF), st.binary(min_size=2, max_size=2)),
-    0x83: st.builds(IdentificationNumber, st.integers(0, 0xFF), st.integers(0, 0xFFFFFF), st.binary(min_size=13, max_size=13)),
+    0x82: st.builds(
+        StandardVersion, st.characters(max_codepoint=0xFF), st.integers(0, 0xFF), st.binary(min_size=2, max_size=2)
+    ),
+    0x83: st.builds(
+        IdentificationNumber, st.integers(0, 0xFF), st.integers(0, 0xFFFFFF), st.binary(min_size=13, max_size=13)
+    ),
     0x88: st.sampled_from([0x41, 0x42]).map(FaultStatus),
     0x8A: st.integers(0, 0xFFFFFF).map(ManufacturerCode),
     0x8D: st.binary(min_size=12, max_size=12).map(ProductionNumber),
@@ -639,14 +671,20 @@ VALUES = {
         _phase([NoValue.NOT_APPLICABLE, NoValue.OVERFLOW, NoValue.UNDERFLOW]),
     ),
     0xEA: st.builds(FixedTimeEnergy, naive_dt, energy),
-    0xEC: st.builds(HalfHourlyHistory, naive_dt.map(lambda d: d.replace(second=0)),
-                    st.lists(st.tuples(energy, energy), min_size=1, max_size=12).map(tuple)),
+    0xEC: st.builds(
+        HalfHourlyHistory,
+        naive_dt.map(lambda d: d.replace(second=0)),
+        st.lists(st.tuples(energy, energy), min_size=1, max_size=12).map(tuple),
+    ),
     0xED: st.one_of(
         st.builds(HalfHourlyHistoryTime, naive_dt.map(lambda d: d.replace(second=0)), st.integers(1, 12)),
         st.builds(HalfHourlyHistoryTime, st.none(), st.integers(0, 0xFF)),
     ),
-    0xEE: st.builds(MinuteHistory, naive_dt.map(lambda d: d.replace(second=0)),
-                    st.lists(st.tuples(energy, energy), min_size=1, max_size=10).map(tuple)),
+    0xEE: st.builds(
+        MinuteHistory,
+        naive_dt.map(lambda d: d.replace(second=0)),
+        st.lists(st.tuples(energy, energy), min_size=1, max_size=10).map(tuple),
+    ),
     0xEF: st.builds(MinuteHistoryTime, naive_dt.map(lambda d: d.replace(second=0)), st.integers(1, 10)),
 }
 

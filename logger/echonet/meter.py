@@ -54,8 +54,8 @@ from logger.echonet.values import (
 )
 
 __all__ = [
-    "PROPERTIES",
     "NODE_PROFILE_PROPERTIES",
+    "PROPERTIES",
     "MeterContext",
     "NeedsContext",
     "NoValue",

@@ -38,7 +38,9 @@ class NoValue(Enum):
 
 def _size(edt: bytes, size: int, what: str) -> None:
     if len(edt) != size:
-        raise PropertyError(f"{what} needs exactly {size} byte(s) of EDT, got {len(edt)} ({edt.hex().upper() or 'empty'})")
+        raise PropertyError(
+            f"{what} needs exactly {size} byte(s) of EDT, got {len(edt)} ({edt.hex().upper() or 'empty'})"
+        )
 
 
 def _u(edt: bytes) -> int:
@@ -760,7 +762,9 @@ class EnergyHistory:
         if not 1 <= count <= cls.MAX_POINTS:
             raise PropertyError(f"{cls.NAME} point count {count} is out of range 1-{cls.MAX_POINTS}")
         _size(edt, 7 + 8 * count, f"{cls.NAME} with {count} points")
-        pairs = tuple((_energy(edt[7 + 8 * i : 11 + 8 * i]), _energy(edt[11 + 8 * i : 15 + 8 * i])) for i in range(count))
+        pairs = tuple(
+            (_energy(edt[7 + 8 * i : 11 + 8 * i]), _energy(edt[11 + 8 * i : 15 + 8 * i])) for i in range(count)
+        )
         return cls(_read_datetime(edt, f"{cls.NAME} time", False), pairs)
 
     def encode(self) -> bytes:
