@@ -8,6 +8,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logger.echonet import meter as em
 from logger.echonet.frame import (
@@ -479,3 +481,50 @@ def test_sparse_old_checkpoints_give_the_same_energy() -> None:
     sparse.advance_to(round(probes[-1] * 1000))
     assert [sparse.energy_at(round(t * 1000)) for t in probes] == truth
     assert len(sparse._checkpoints) < len(dense._checkpoints)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    unit=st.sampled_from([0x01, 0x02, 0x03, 0x04]),
+    digits=st.integers(5, 8),
+    below_wrap=st.integers(0, 50),
+    solar=st.sampled_from([0, 3000]),
+    offset=st.floats(0, 86400),
+    span=st.floats(1, 3600),
+)
+def test_counter_delta_matches_the_register_within_one_count(
+    seed: int, unit: int, digits: int, below_wrap: int, solar: int, offset: float, span: float
+) -> None:
+    config = MeterConfig(
+        seed=seed, unit=unit, digits=digits, initial_normal=10**digits - 1 - below_wrap,
+        initial_reverse=10**digits - 1 - below_wrap, solar_w=solar,
+    )  # fmt: skip
+    sim = MeterSim(config, START)
+    t0, t1 = START + offset, START + offset + span
+    kwh_per_count = Decimal(1) / Decimal(10) ** unit
+    for reverse in (False, True):
+        counts = em.counter_delta(sim.true_counter(t1, reverse), sim.true_counter(t0, reverse), digits)
+        exact = (sim.true_energy_kwh(t1, reverse) - sim.true_energy_kwh(t0, reverse)) / kwh_per_count
+        assert abs(counts - exact) < 1
+        assert exact >= 0
+
+
+def test_a_day_of_10_s_polling_evaluates_each_power_step_a_bounded_number_of_times() -> None:
+    sim = MeterSim(MeterConfig(), START)
+    calls = 0
+    evaluate = sim.model.power_at_step
+
+    def counting(step: int) -> int:
+        nonlocal calls
+        calls += 1
+        return evaluate(step)
+
+    sim.model.power_at_step = counting  # type: ignore[method-assign]
+    request = get_request(1, [0xE7, 0xE8, 0xE0, 0xE3])
+    for k in range(8640):
+        now = START + 10 * k
+        sim.handle(request, now)
+        sim.notifications(now)
+    # integration (1 per step) + E7 + E8: no re-integration, no per-second loop
+    assert 8640 <= calls <= 3 * 8640 + 10
