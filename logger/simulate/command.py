@@ -21,7 +21,7 @@ from logger.simulate.profiles import DIALECTS
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dongle", choices=DIALECTS, default="bp35a1", help="dongle family to imitate (default bp35a1)")
-    parser.add_argument("--listen", metavar="HOST:PORT", help="serve on TCP (pyserial URL socket://HOST:PORT) instead of a pty")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="serve on TCP (pyserial URL socket://HOST:PORT; port 0 picks a free one) instead of a pty")
     parser.add_argument("--link", metavar="PATH", help="keep a symlink to the current pty at PATH (stable across unplug faults)")
     parser.add_argument("--rbid", default=DEMO_RBID, help="the meter's 32-character B-route ID (default: the demo ID)")
     parser.add_argument("--password", default=DEMO_PASSWORD, help="the meter's B-route password (default: the demo password)")
@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _listen_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"--listen {text!r} is not HOST:PORT (e.g. 127.0.0.1:5000)")
     return host, int(port)
 

@@ -221,8 +221,10 @@ class PtyServer(_Server):
         self._master = self._slave = -1
 
     def _unplug(self) -> None:
-        self._close_fds()
-        self._open()
+        old = (self._master, self._slave)
+        self._open()  # before closing the old one, so the new pty gets a different name
+        for fd in old:
+            os.close(fd)
 
     def close(self) -> None:
         self._close_fds()
