@@ -2,7 +2,13 @@
 
 import pytest
 
-from logger.skstack.detect import PROBE_COMMANDS, DetectionError, Probe, detect_dialect, erxudp_binary
+from logger.skstack.detect import (
+    PROBE_COMMANDS,
+    DetectionError,
+    Probe,
+    detect_dialect,
+    erxudp_binary,
+)
 from logger.skstack.dialects import DIALECTS
 from logger.skstack.events import EInfo, Fail, Ok
 from logger.skstack.parser import SkParser

@@ -4,7 +4,13 @@ import pytest
 
 from logger.skstack.commands import CommandError
 from logger.skstack.dialects import DIALECTS, get_dialect
-from logger.skstack.dialects.base import ERXUDP_DS, ERXUDP_DS_RSSI, ERXUDP_SS, EVENT_DS, EVENT_SS
+from logger.skstack.dialects.base import (
+    ERXUDP_DS,
+    ERXUDP_DS_RSSI,
+    ERXUDP_SS,
+    EVENT_DS,
+    EVENT_SS,
+)
 
 METER = "FE80:0000:0000:0000:021C:6400:03DD:6393"
 FRAME = bytes.fromhex("1081000105FF010288016201E700")

@@ -8,7 +8,18 @@ import pytest
 
 from logger.echonet.frame import decode_frame, decode_hex
 from logger.skstack.commands import ll64
-from logger.skstack.events import EInfo, EPort, Event, Ever, Fail, Ll64, Ok, PanDesc, RxUdp, Unknown
+from logger.skstack.events import (
+    EInfo,
+    EPort,
+    Event,
+    Ever,
+    Fail,
+    Ll64,
+    Ok,
+    PanDesc,
+    RxUdp,
+    Unknown,
+)
 from logger.skstack.parser import SkParser
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "captured.json"
