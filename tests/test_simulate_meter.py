@@ -201,7 +201,7 @@ def test_setc_e5_selects_the_history_day() -> None:
 
 @pytest.mark.parametrize(
     ("epc", "value"),
-    [(0xE5, b"\x64"), (0xE5, b"\x01\x02"), (0xE7, b"\0\0\0\1"), (0xED, bytes.fromhex("07EA0B160A0F01"))],
+    [(0xE5, b"\x64"), (0xE5, b"\x01\x02"), (0xE7, b"\0\0\0\1"), (0xED, bytes.fromhex("07EA0B160A0F01")), (0xED, bytes.fromhex("0001010100000C"))],
 )
 def test_setc_bad_value_or_read_only_gets_setc_sna_echoing_the_edt(epc: int, value: bytes) -> None:
     sim = MeterSim(MeterConfig(), START)

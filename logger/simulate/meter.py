@@ -406,7 +406,7 @@ class MeterSim:
                 return False
             y = int.from_bytes(edt[:2], "big")
             mo, d, h, mi, n = edt[2:]
-            if mi not in (0, 30) or not 1 <= n <= 12 or h > 23:
+            if mi not in (0, 30) or not 1 <= n <= 12 or h > 23 or not 1970 <= y <= 9998:
                 return False
             try:
                 datetime(y, mo, d)
@@ -414,7 +414,7 @@ class MeterSim:
                 return False
             self._history_time = (y, mo, d, h, mi, n)
             return True
-        # 0x81 installation location: one code byte, or 0x01 + 16 free-form bytes.
+        # 0x81 installation location: only the one-byte code form (no 17-byte free form).
         if len(edt) == 1:
             self._location = edt[0]
             return True
