@@ -419,3 +419,38 @@ class Telegraf:
 
 def rmtree_quiet(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- grafana
+
+GRAFANA_DASHBOARD_SRC = "/etc/smartmeter/dashboards"
+GRAFANA_DASHBOARD_DIR = "/var/lib/grafana/smartmeter-dashboards"
+
+
+def render_grafana_dashboards(dest: Path, variables: Mapping[str, str]) -> Path:
+    """Run the grafana service's start command (the part before ``exec /run.sh``) on the host with
+    its environment, the repository's grafana/dashboards as its mount, ``dest`` as its data dir.
+    Returns the rendered smartmeter.json (the file Grafana's dashboard provider loads)."""
+    svc = load_compose()["services"]["grafana"]
+    assert svc["entrypoint"] == ["/bin/sh", "-c"], svc["entrypoint"]
+    script = interpolate(svc["command"][0], {})  # compose turns $$ into $ (no compose variables here)
+    mounts = {t: s for s, t, _ in map(parse_volume, svc["volumes"])}
+    assert mounts[GRAFANA_DASHBOARD_SRC] == "./grafana/dashboards"
+    assert script.rstrip().endswith("exec /run.sh")
+    script = script.rstrip()[: -len("exec /run.sh")] + "exit 0"
+    script = script.replace(GRAFANA_DASHBOARD_SRC, str(REPO / "grafana" / "dashboards"))
+    script = script.replace(GRAFANA_DASHBOARD_DIR, str(dest))
+    env = {**_base_env(dest), **service_environment(svc, variables)}
+    subprocess.run(["/bin/sh", "-c", script], check=True, env=env)
+    return dest / "smartmeter.json"
+
+
+def grafana_flux(query: str, variables: Mapping[str, str], start: str, stop: str, window: str = "10m") -> str:
+    """A panel query as Grafana's InfluxDB (Flux) datasource sends it: dashboard variables
+    ``${name}``/``$name`` and the macros v.timeRangeStart, v.timeRangeStop, v.windowPeriod replaced."""
+    out = query
+    for name in sorted(variables, key=len, reverse=True):
+        out = out.replace("${" + name + "}", variables[name]).replace("$" + name, variables[name])
+    out = out.replace("v.timeRangeStart", f'time(v: "{start}")').replace("v.timeRangeStop", f'time(v: "{stop}")')
+    out = out.replace("v.windowPeriod", window)
+    return out
