@@ -69,6 +69,7 @@ class Runner:
         state_dir: Path,
         heartbeat: Heartbeat | None = None,
         pump: Callable[[float], None] | None = None,
+        max_wait_s: float = 1.0,
     ) -> None:
         self.session = session
         self._open = open_transport
@@ -77,6 +78,8 @@ class Runner:
         self.state_dir = Path(state_dir)
         self.heartbeat = heartbeat
         self._pump = pump
+        #: Longest wait between looks at the stop flag and the sinks (virtual time may use more).
+        self.max_wait_s = max_wait_s
         self._stop = False
         self.transport: Transport | None = None
         self.parser = SkParser(session.dialect)
@@ -108,7 +111,7 @@ class Runner:
             self._open_port(now)
             return
         nd = self.session.next_deadline()
-        deadline = now + 1.0 if nd is None else min(max(nd, now), now + 1.0)
+        deadline = now + self.max_wait_s if nd is None else min(max(nd, now), now + self.max_wait_s)
         if until is not None:
             deadline = min(deadline, until)
         try:

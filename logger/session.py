@@ -204,6 +204,7 @@ class Session:
         self._slot_attempts: dict[float, int] = {}
         self._backfill_due = 0.0
         self._context_seen: set[int] = set()
+        self._sched_next: float | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -262,7 +263,9 @@ class Session:
         if self.phase == "run" and self._flow is None:
             if self._pending or self._urgent:
                 times.append(self.now)
-            times.append(self.schedule.next_time(self.now))
+            if self._sched_next is None or self._sched_next <= self.now:
+                self._sched_next = self.schedule.next_time(self.now)
+            times.append(self._sched_next)
             if self.cfg.backfill:
                 times.append(max(self._backfill_due, self.now))
         return min(times) if times else None
@@ -498,9 +501,11 @@ class Session:
     # ------------------------------------------------------------------ run state
 
     def _run_idle(self) -> None:
-        for epc in self.schedule.due(self.now):
-            if epc not in self._pending:
-                self._pending.append(epc)
+        if self._sched_next is None or self.now >= self._sched_next:
+            for epc in self.schedule.due(self.now):
+                if epc not in self._pending:
+                    self._pending.append(epc)
+            self._sched_next = self.schedule.next_time(self.now)
         if self._urgent:
             self._begin(self._send_urgent(), "infc_res")
         elif self._pending:
@@ -786,5 +791,5 @@ def _epcs(epcs: list[int]) -> str:
 def _describe(data: bytes) -> str:
     """Printable text of a command for logs: credentials masked, SKSENDTO data left out."""
     if data.startswith(b"SKSENDTO"):
-        return " ".join(data.split(b" ")[:5]).decode("ascii", "replace") + " ..."
+        return b" ".join(data.split(b" ")[:5]).decode("ascii", "replace") + " ..."
     return mask_command(data.split(b"\r", 1)[0].decode("ascii", "replace"))

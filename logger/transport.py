@@ -102,7 +102,7 @@ class SimTransport:
         self._clock = clock
 
     def _check(self) -> None:
-        if getattr(self._dongle, "unplugged", False):
+        if self._dongle.take_unplug():
             raise TransportError("simulated dongle unplugged")
 
     def write(self, data: bytes) -> None:

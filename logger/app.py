@@ -1,0 +1,119 @@
+"""Wiring: settings → session, schedule, sinks, transport, runner.
+
+Kept apart from the CLI so tests and benchmarks build exactly what ``run`` builds,
+with their own clock (a :class:`~logger.clock.VirtualClock` for a day in seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logger.clock import Clock, RealClock
+from logger.config import Settings
+from logger.runner import Heartbeat, Runner
+from logger.schedule import Schedule
+from logger.session import Session, SessionConfig
+from logger.state import load_state
+from logger.transport import SerialTransport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    runner: Runner
+    session: Session
+    sinks: list = field(default_factory=list)
+    simulation: object | None = None
+
+    def describe(self) -> str:
+        s = self.settings
+        parts = [f"unitid {s.meter.unitid}", f"timezone {s.meter.timezone}"]
+        parts.append("simulated dongle" if self.simulation is not None else f"port {s.serial.port}")
+        if s.csv.enabled:
+            parts.append(f"CSV in {s.csv.directory}")
+        if s.influxdb.enabled:
+            parts.append(f"InfluxDB {s.influxdb.url} bucket {s.influxdb.bucket}")
+        return ", ".join(parts)
+
+    def run(self, until: float | None = None) -> None:
+        self.runner.run(until)
+
+
+def session_config(settings: Settings, rbid: str, password: str, dialect: str) -> SessionConfig:
+    s = settings.session
+    return SessionConfig(
+        rbid=rbid,
+        password=password,
+        dialect=dialect,
+        scan_duration_min=s.scan_duration_min,
+        scan_duration_max=s.scan_duration_max,
+        max_epcs_per_get=s.max_epcs_per_get,
+        request_timeout_s=s.request_timeout_s,
+        retries=s.retries,
+        backfill=s.backfill,
+        unitid=settings.meter.unitid,
+        tz=settings.meter.tz,
+    )
+
+
+def _stale_after(settings: Settings) -> float:
+    cycles = [e.cycle for e in settings.schedule if e.cycle]
+    return settings.health.stale_after_cycles * float(min(cycles) if cycles else 60)
+
+
+def build_app(
+    settings: Settings,
+    simulate: bool = False,
+    dongle: str = "bp35a1",
+    clock: Clock | None = None,
+    simulation=None,
+    max_wait_s: float = 1.0,
+) -> App:
+    """Everything ``run`` needs. ``simulation`` (from :func:`build_simulation`) overrides ``simulate``."""
+    clock = clock or RealClock()
+    tz = settings.meter.tz
+    state_dir = Path(settings.session.state_dir)
+    sinks: list = []
+    pump = None
+    if settings.csv.enabled:
+        from logger.sinks.csv_sink import CsvSink
+
+        sinks.append(CsvSink(settings.csv.directory, settings.csv.filename, tz))
+    if settings.influxdb.enabled:
+        from logger.sinks.influx_sink import InfluxSink
+
+        influx = InfluxSink(settings.influxdb, settings.influxdb.spool_dir, clock)
+        sinks.append(influx)
+        pump = influx.pump
+    if simulate and simulation is None:
+        from logger.simulate.embedded import build_simulation
+
+        simulation = build_simulation(clock, dongle)
+    if simulation is not None:
+        from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
+
+        rbid = settings.broute.id.reveal() if settings.broute.id is not None else DEMO_RBID
+        password = settings.broute.password.reveal() if settings.broute.password is not None else DEMO_PASSWORD
+        simulation.dongle.config.rbid, simulation.dongle.config.password = rbid, password
+        dialect = settings.serial.dongle if settings.serial.dongle != "auto" else "auto"
+        open_transport = simulation.open
+    else:
+        rbid, password = settings.broute.id.reveal(), settings.broute.password.reveal()
+        dialect = settings.serial.dongle
+        port, baud = settings.serial.port, settings.serial.baudrate
+
+        def open_transport():
+            return SerialTransport(port, baud, clock)
+
+    if dialect == "bp35c2":
+        dialect = "bp35c0"
+    schedule = Schedule(settings.schedule, tz)
+    session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
+    heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))
+    runner = Runner(session, open_transport, sinks, clock, state_dir, heartbeat=heartbeat, pump=pump,
+                    max_wait_s=max_wait_s)
+    return App(settings, runner, session, sinks, simulation)

@@ -1,0 +1,86 @@
+"""``smartmeter-logger run``: the main job (the logger container's command).
+
+Reads settings (``config/settings.yml`` + ``.env`` + environment), talks to the dongle,
+records readings in the daily CSV files and/or InfluxDB. ``--simulate`` swaps the dongle
+for the built-in simulator (no hardware, no credentials needed), writing under ``./data``.
+
+Exit codes: 0 after SIGTERM/SIGINT (sinks flushed, PANA session ended), 2 for a
+configuration error (one line naming the key and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from logger.config import ConfigError, load_settings
+from logger.secrets import RedactingFilter
+
+log = logging.getLogger("logger")
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="settings file (default: config/settings.yml if present)")
+    p.add_argument("--env-file", metavar="PATH", default=".env", help="dotenv file (default: .env)")
+    p.add_argument("--simulate", action="store_true",
+                   help="use the built-in simulated dongle + meter instead of hardware")
+    p.add_argument("--dongle", default="bp35a1",
+                   choices=["bp35a1", "rl7023-ips", "rl7023-dss", "bp35c0"],
+                   help="with --simulate: which dongle family to imitate (default bp35a1)")
+    p.add_argument("--debug", action="store_true", help="debug logging (also DEBUG=1; SIGUSR1 toggles)")
+
+
+def setup_logging(level: str, secrets: list[str]) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # third-party chatter stays at WARNING even in debug mode
+    for name in ("urllib3", "influxdb_client", "reactivex"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return handler
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, dotenv=args.env_file)
+        if not args.simulate:
+            settings.require_meter_access()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    debug = args.debug or os.environ.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    setup_logging("DEBUG" if debug else settings.logging.level, settings.secret_values())
+    from logger.app import build_app
+
+    try:
+        app = build_app(settings, simulate=args.simulate, dongle=args.dongle)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("%s received: flushing and stopping", signal.Signals(signum).name)
+        app.runner.request_stop()
+
+    def _toggle_debug(_signum: int, _frame: object) -> None:
+        root = logging.getLogger()
+        root.setLevel(logging.INFO if root.level == logging.DEBUG else logging.DEBUG)
+        log.info("log level now %s (SIGUSR1)", logging.getLevelName(root.level))
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGUSR1, _toggle_debug)
+    log.info("smartmeter-logger starting (%s)", app.describe())
+    app.run()
+    log.info("stopped: %d reading(s) recorded", app.runner.recorded)
+    return 0
