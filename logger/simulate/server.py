@@ -21,6 +21,7 @@ kernel tty, up to :data:`MAX_PENDING` bytes).
 from __future__ import annotations
 
 import errno
+from abc import ABC, abstractmethod
 import os
 import select
 import socket
@@ -57,7 +58,7 @@ class SimLink:
         return self.dongle.next_deadline()
 
 
-class _Server:
+class _Server(ABC):
     """The shared real-time loop; subclasses provide the endpoint."""
 
     def __init__(self, dongle: DongleSim, clock: Clock | None) -> None:
@@ -70,23 +71,29 @@ class _Server:
         self.replugs = 0
 
     # -- endpoint hooks ------------------------------------------------------------------
+    @abstractmethod
     def _read_fds(self) -> list[int]:
-        raise NotImplementedError
+        """File descriptors to wait on for input (the client, or the listener while none)."""
 
+    @abstractmethod
     def _write_fd(self) -> int | None:
-        raise NotImplementedError
+        """Where output goes, or None while no client is connected (output is then dropped)."""
 
+    @abstractmethod
     def _write(self, data: bytearray) -> int:
-        raise NotImplementedError
+        """Write some of ``data``; return how many bytes were taken."""
 
+    @abstractmethod
     def _on_readable(self, fd: int) -> None:
-        raise NotImplementedError
+        """Handle input (or a new connection) on ``fd``."""
 
+    @abstractmethod
     def _unplug(self) -> None:
-        raise NotImplementedError
+        """Close the client's endpoint after an ``unplug`` fault and offer a fresh one."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release every descriptor."""
 
     # -- loop ----------------------------------------------------------------------------
     def _timeout(self) -> float:
