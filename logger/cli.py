@@ -20,6 +20,7 @@ COMMANDS = {
     "replay": ("logger.commands.replay", "decode a dongle transcript into the CSV rows the logger would record"),
     "import": ("logger.commands.importer", "write existing CSV files to InfluxDB (idempotent)"),
     "doctor": ("logger.commands.doctor", "check config, device, dongle, meter and InfluxDB; one line per check"),
+    "summary": ("logger.commands.summary", "daily / half-hour kWh and cost from the CSV files alone"),
 }
 
 
