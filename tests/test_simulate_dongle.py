@@ -80,7 +80,13 @@ def lines(data: bytes) -> list[str]:
 
 @pytest.mark.parametrize(
     "dialect, ever",
-    [("bp35a1", "1.2.10"), ("rl7023-ips", "1.2.8"), ("rl7023-dss", "1.3.2"), ("bp35c0", "1.5.2"), ("bp35c2", "1.5.2")],
+    [
+        ("bp35a1", "1.2.10"),
+        ("rl7023-ips", "1.2.8"),
+        ("rl7023-dss", "1.3.2"),
+        ("bp35c0", "1.5.2"),
+        ("bp35c2", "1.5.2"),
+    ],
 )
 def test_skver_echo_then_ever_then_ok(dialect: str, ever: str) -> None:
     h = Host(dialect)
@@ -97,10 +103,22 @@ def test_echo_off_with_sfe_0() -> None:
 @pytest.mark.parametrize(
     "dialect, line",
     [
-        ("bp35a1", "EINFO FE80:0000:0000:0000:021D:1290:0004:0A11 001D129000040A11 21 FFFF FFFE"),
-        ("rl7023-ips", "EINFO FE80:0000:0000:0000:1207:23FF:FEA0:77E3 100723FFFEA077E3 21 FFFF FFFE "),
-        ("rl7023-dss", "EINFO FE80:0000:0000:0000:1207:23FF:FEA0:7A52 100723FFFEA07A52 21 FFFF 0"),
-        ("bp35c0", "EINFO FE80:0000:0000:0000:021D:1291:0002:2B4F 001D129100022B4F 21 FFFF 0"),
+        (
+            "bp35a1",
+            "EINFO FE80:0000:0000:0000:021D:1290:0004:0A11 001D129000040A11 21 FFFF FFFE",
+        ),
+        (
+            "rl7023-ips",
+            "EINFO FE80:0000:0000:0000:1207:23FF:FEA0:77E3 100723FFFEA077E3 21 FFFF FFFE ",
+        ),
+        (
+            "rl7023-dss",
+            "EINFO FE80:0000:0000:0000:1207:23FF:FEA0:7A52 100723FFFEA07A52 21 FFFF 0",
+        ),
+        (
+            "bp35c0",
+            "EINFO FE80:0000:0000:0000:021D:1291:0002:2B4F 001D129100022B4F 21 FFFF 0",
+        ),
     ],
 )
 def test_skinfo_fifth_field_ffe_on_ss_zero_on_ds(dialect: str, line: str) -> None:
@@ -125,9 +143,36 @@ def test_skll64_prints_only_the_address() -> None:
 
 def test_sktable_e_bp35a1_quirk_and_plain_on_others() -> None:
     quirk = Host("bp35a1").send(b"SKTABLE E\r\n")
-    assert lines(quirk) == ["SKTABLE E", "EPORT", "3610", "716", "0", "0", "0", "0", "", "3610", "0", "0", "0", "OK", ""]
+    assert lines(quirk) == [
+        "SKTABLE E",
+        "EPORT",
+        "3610",
+        "716",
+        "0",
+        "0",
+        "0",
+        "0",
+        "",
+        "3610",
+        "0",
+        "0",
+        "0",
+        "OK",
+        "",
+    ]
     plain = Host("rl7023-ips").send(b"SKTABLE E\r\n")
-    assert lines(plain) == ["SKTABLE E", "EPORT", "3610", "716", "0", "0", "0", "0", "OK", ""]
+    assert lines(plain) == [
+        "SKTABLE E",
+        "EPORT",
+        "3610",
+        "716",
+        "0",
+        "0",
+        "0",
+        "0",
+        "OK",
+        "",
+    ]
 
 
 def test_rohm_product_commands_answer_with_cr_only() -> None:
@@ -235,8 +280,15 @@ def test_scan_finds_meter_when_sweep_reaches_its_channel(dialect: str) -> None:
     found = h.wait(2e-6)
     own = get_profile(dialect).address
     sfx = " 0" if dialect in DS else ""
-    expected = [f"EVENT 20 {own}{sfx}", "EPANDESC", "  Channel:3B", "  Channel Page:09", "  Pan ID:8257",
-                f"  Addr:{METER_MAC}", "  LQI:C4"]
+    expected = [
+        f"EVENT 20 {own}{sfx}",
+        "EPANDESC",
+        "  Channel:3B",
+        "  Channel Page:09",
+        "  Pan ID:8257",
+        f"  Addr:{METER_MAC}",
+        "  LQI:C4",
+    ]
     if dialect in DS:
         expected.append("  Side:0")
     expected += ["  PairID:89ABCDEF", ""]
@@ -250,7 +302,9 @@ def test_scan_mode_3_has_no_pair_id_and_mask_limits_channels() -> None:
     mask = 1 << (0x3B - 0x21)
     h.send(f"SKSCAN 3 {mask:X} 5\r\n".encode())
     out = h.wait(scan_dwell_s(5) + 1e-6)
-    assert b"PairID" not in out and b"EPANDESC" in out and out.endswith(b"EVENT 22 " + h.dongle.address.encode() + b"\r\n")
+    assert (
+        b"PairID" not in out and b"EPANDESC" in out and out.endswith(b"EVENT 22 " + h.dongle.address.encode() + b"\r\n")
+    )
 
 
 @pytest.mark.parametrize("duration, found", [(4, False), (5, True), (6, True)])
@@ -284,13 +338,21 @@ def test_join_sequence(dialect: str) -> None:
     out = h.join()
     sfx = " 0" if dialect in DS else ""
     ls = lines(out)
-    assert ls[:4] == ["OK", f"EVENT 21 {METER_IP}{sfx} 02", f"EVENT 02 {METER_IP}{sfx}", f"EVENT 21 {METER_IP}{sfx} 00"]
+    assert ls[:4] == [
+        "OK",
+        f"EVENT 21 {METER_IP}{sfx} 02",
+        f"EVENT 02 {METER_IP}{sfx}",
+        f"EVENT 21 {METER_IP}{sfx} 00",
+    ]
     pana = [line for line in ls if line.startswith("ERXUDP") and " 02CC 02CC " in line]
     assert len(pana) == 3
     assert all(line.split()[6] == "0" for line in pana)  # SECURED 0 (SA2 is off)
     i25 = ls.index(f"EVENT 25 {METER_IP}{sfx}")
     inf = ls[i25 + 1].split()
-    assert inf[2] == "FF02:0000:0000:0000:0000:0000:0000:0001" and inf[3:5] == ["0E1A", "0E1A"]
+    assert inf[2] == "FF02:0000:0000:0000:0000:0000:0000:0001" and inf[3:5] == [
+        "0E1A",
+        "0E1A",
+    ]
     frame = decode_frame(bytes.fromhex(inf[-1]))
     assert frame.esv == ESV.INF and frame.props[0].epc == 0xD5 and frame.props[0].edt == bytes.fromhex("01028801")
     assert h.dongle.session == "up"
@@ -321,7 +383,12 @@ def test_join_on_wrong_channel_fails() -> None:
     h.send(b"SKSREG SFE 0\r\n")
     h.send(f"SKSETRBID {DEMO_RBID}\r\nSKSETPWD C {DEMO_PASSWORD}\r\nSKSREG S2 21\r\nSKSREG S3 8257\r\n".encode())
     out = h.send(f"SKJOIN {METER_IP}\r\n".encode()) + h.until_idle()
-    assert lines(out) == ["OK", f"EVENT 21 {METER_IP} 0 02", f"EVENT 24 {METER_IP} 0", ""]
+    assert lines(out) == [
+        "OK",
+        f"EVENT 21 {METER_IP} 0 02",
+        f"EVENT 24 {METER_IP} 0",
+        "",
+    ]
 
 
 def test_skjoin_during_session_is_er10_and_skrejoin_reauthenticates() -> None:

@@ -23,13 +23,18 @@ import pytest
 
 momonga = pytest.importorskip("momonga")
 
-from logger.echonet.frame import ESV, Frame  # noqa: E402
-from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim  # noqa: E402
-from logger.simulate.meter import MeterConfig, MeterSim  # noqa: E402
-from logger.simulate.server import PtyServer  # noqa: E402
+from logger.echonet.frame import ESV, Frame
+from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
+from logger.simulate.meter import MeterConfig, MeterSim
+from logger.simulate.server import PtyServer
 
 LIMIT = 90.0  # whole-session bound per dialect (seconds); never asserted on otherwise
-UNITS = {0x00: Decimal(1), 0x01: Decimal("0.1"), 0x02: Decimal("0.01"), 0x03: Decimal("0.001")}
+UNITS = {
+    0x00: Decimal(1),
+    0x01: Decimal("0.1"),
+    0x02: Decimal("0.01"),
+    0x03: Decimal("0.001"),
+}
 
 
 class RecordingMeter:
@@ -71,7 +76,7 @@ def run_momonga(dialect: str, meter_config: MeterConfig) -> tuple[RecordingMeter
                 result["coefficient"] = mo.energy_coefficient
                 result["power"] = mo.get_instantaneous_power()
                 result["energy"] = mo.get_measured_cumulative_energy()
-        except Exception as exc:  # handed to the test thread
+        except (momonga.MomongaError, OSError) as exc:  # handed to the test thread
             result["error"] = exc
 
     with PtyServer(dongle) as server:

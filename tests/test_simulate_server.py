@@ -43,7 +43,12 @@ def make_dongle(dialect: str = "bp35a1", **config) -> DongleSim:
 def join(port: serial.Serial) -> None:
     port.write(b"SKSREG SFE 0\r\n")
     read_until(port, b"OK\r\n")
-    for cmd in (f"SKSETRBID {DEMO_RBID}", f"SKSETPWD C {DEMO_PASSWORD}", "SKSREG S2 3B", "SKSREG S3 8257"):
+    for cmd in (
+        f"SKSETRBID {DEMO_RBID}",
+        f"SKSETPWD C {DEMO_PASSWORD}",
+        "SKSREG S2 3B",
+        "SKSREG S3 8257",
+    ):
         port.write(cmd.encode() + b"\r\n")
         read_until(port, b"OK\r\n")
     port.write(f"SKJOIN {METER_IP}\r\n".encode())
@@ -157,6 +162,7 @@ def test_simulate_command_rejects_a_bad_listen_address() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "logger", "simulate", "--listen", "localhost"],
         capture_output=True,
+        check=False,
         cwd=_root(),
         timeout=LIMIT,
     )
@@ -165,7 +171,16 @@ def test_simulate_command_rejects_a_bad_listen_address() -> None:
 
 def test_simulate_command_prints_url_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logger", "simulate", "--dongle", "bp35c2", "--listen", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "logger",
+            "simulate",
+            "--dongle",
+            "bp35c2",
+            "--listen",
+            "127.0.0.1:0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=_root(),
@@ -187,7 +202,16 @@ def test_simulate_command_prints_url_and_stops_on_sigterm() -> None:
 @pytest.mark.parametrize("dialect", ["bp35a1", "rl7023-dss"])
 def test_simulate_command_serves_a_pty_until_sigterm(dialect: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logger", "simulate", "--dongle", dialect, "--password", "ZZSECRETZZ12"],
+        [
+            sys.executable,
+            "-m",
+            "logger",
+            "simulate",
+            "--dongle",
+            dialect,
+            "--password",
+            "ZZSECRETZZ12",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=_root(),

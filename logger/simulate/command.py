@@ -20,24 +20,80 @@ from logger.simulate.profiles import DIALECTS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dongle", choices=DIALECTS, default="bp35a1", help="dongle family to imitate (default bp35a1)")
-    parser.add_argument("--listen", metavar="HOST:PORT", help="serve on TCP (pyserial URL socket://HOST:PORT; port 0 picks a free one) instead of a pty")
-    parser.add_argument("--link", metavar="PATH", help="keep a symlink to the current pty at PATH (stable across unplug faults)")
-    parser.add_argument("--rbid", default=DEMO_RBID, help="the meter's 32-character B-route ID (default: the demo ID)")
-    parser.add_argument("--password", default=DEMO_PASSWORD, help="the meter's B-route password (default: the demo password)")
-    parser.add_argument("--min-scan-duration", type=int, default=5, metavar="N",
-                        help="smallest SKSCAN DURATION that hears the meter's beacon (default 5)")
-    parser.add_argument("--notify", choices=("inf", "infc", "none"), default="inf",
-                        help="half-hourly EA/EB push as INF, INFC (needs INFC_Res) or none")
-    parser.add_argument("--loss", type=float, default=0.0, metavar="PCT", help="drop this %% of requests and answers")
+    parser.add_argument(
+        "--dongle",
+        choices=DIALECTS,
+        default="bp35a1",
+        help="dongle family to imitate (default bp35a1)",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="serve on TCP (pyserial URL socket://HOST:PORT; port 0 picks a free one) instead of a pty",
+    )
+    parser.add_argument(
+        "--link",
+        metavar="PATH",
+        help="keep a symlink to the current pty at PATH (stable across unplug faults)",
+    )
+    parser.add_argument(
+        "--rbid",
+        default=DEMO_RBID,
+        help="the meter's 32-character B-route ID (default: the demo ID)",
+    )
+    parser.add_argument(
+        "--password",
+        default=DEMO_PASSWORD,
+        help="the meter's B-route password (default: the demo password)",
+    )
+    parser.add_argument(
+        "--min-scan-duration",
+        type=int,
+        default=5,
+        metavar="N",
+        help="smallest SKSCAN DURATION that hears the meter's beacon (default 5)",
+    )
+    parser.add_argument(
+        "--notify",
+        choices=("inf", "infc", "none"),
+        default="inf",
+        help="half-hourly EA/EB push as INF, INFC (needs INFC_Res) or none",
+    )
+    parser.add_argument(
+        "--loss",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="drop this %% of requests and answers",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (latency, loss, load curve)")
-    parser.add_argument("--solar", type=int, default=0, metavar="W", help="peak PV export in W (0 = no solar)")
-    parser.add_argument("--single-phase", action="store_true", help="single-phase two-wire service (E8 has no T phase)")
-    parser.add_argument("--session-lifetime", type=float, default=86400.0, metavar="S",
-                        help="PANA session lifetime in seconds (default 86400)")
-    parser.add_argument("--fault", action="append", default=[], metavar="AT:KIND[:ARG]",
-                        help="scripted fault, seconds after start: silence:SECONDS, drop, drop-28, reset, "
-                        "garbage:BYTES, unplug (repeatable)")
+    parser.add_argument(
+        "--solar",
+        type=int,
+        default=0,
+        metavar="W",
+        help="peak PV export in W (0 = no solar)",
+    )
+    parser.add_argument(
+        "--single-phase",
+        action="store_true",
+        help="single-phase two-wire service (E8 has no T phase)",
+    )
+    parser.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=86400.0,
+        metavar="S",
+        help="PANA session lifetime in seconds (default 86400)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="AT:KIND[:ARG]",
+        help="scripted fault, seconds after start: silence:SECONDS, drop, drop-28, reset, "
+        "garbage:BYTES, unplug (repeatable)",
+    )
 
 
 def _listen_address(text: str) -> tuple[str, int]:
@@ -56,7 +112,10 @@ def main(args: argparse.Namespace) -> int:
         address = _listen_address(args.listen) if args.listen else None
         plan = FaultPlan(args.loss, sorted(parse_fault(spec, start) for spec in args.fault))
         meter_config = MeterConfig(
-            notify=args.notify, solar_w=args.solar, three_wire=not args.single_phase, seed=args.seed
+            notify=args.notify,
+            solar_w=args.solar,
+            three_wire=not args.single_phase,
+            seed=args.seed,
         )
         config = DongleConfig(
             rbid=args.rbid,
@@ -72,7 +131,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         server = TcpServer(dongle, *address) if address else PtyServer(dongle, link=args.link)
     except OSError as exc:
-        print(f"smartmeter-logger simulate: error: cannot open the endpoint: {exc}", file=sys.stderr)
+        print(
+            f"smartmeter-logger simulate: error: cannot open the endpoint: {exc}",
+            file=sys.stderr,
+        )
         return 2
     print(server.url if isinstance(server, TcpServer) else server.path, flush=True)
 

@@ -59,14 +59,15 @@ Modelled behaviour and the choices made where the sources are silent:
 
 from __future__ import annotations
 
-import hmac
 import heapq
+import hmac
 import itertools
 import random
 import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from logger.echonet.frame import FrameError, decode_frame
 from logger.simulate.faults import Fault, FaultCounters, FaultPlan
@@ -99,7 +100,16 @@ R_CHANNEL, R_PAN, R_FRAME_COUNTER, R_PAIRING = 0x02, 0x03, 0x07, 0x0A
 R_BEACON_ANSWER, R_LIFETIME, R_AUTO_REAUTH = 0x15, 0x16, 0x17
 R_MCAST_ENC, R_ICMP_ECHO, R_RSSI, R_SIDE = 0xA0, 0xA1, 0xA2, 0xF0
 R_LIMITED, R_AIRTIME, R_ECHO, R_AUTOLOAD = 0xFB, 0xFD, 0xFE, 0xFF
-_BINARY_REGS = {R_BEACON_ANSWER, R_AUTO_REAUTH, R_MCAST_ENC, R_ICMP_ECHO, R_RSSI, R_SIDE, R_ECHO, R_AUTOLOAD}
+_BINARY_REGS = {
+    R_BEACON_ANSWER,
+    R_AUTO_REAUTH,
+    R_MCAST_ENC,
+    R_ICMP_ECHO,
+    R_RSSI,
+    R_SIDE,
+    R_ECHO,
+    R_AUTOLOAD,
+}
 _READ_ONLY = {R_FRAME_COUNTER, R_LIMITED, R_AIRTIME}
 
 
@@ -140,7 +150,9 @@ class DongleConfig:
 
     def __post_init__(self) -> None:
         if len(self.rbid) != 32 or not self.rbid.isascii() or not self.rbid.isprintable() or " " in self.rbid:
-            raise ValueError("the B-route ID must be 32 printable ASCII characters without spaces (see your meter's letter)")
+            raise ValueError(
+                "the B-route ID must be 32 printable ASCII characters without spaces (see your meter's letter)"
+            )
         if not 1 <= len(self.password) <= 32 or not self.password.isascii() or " " in self.password:
             raise ValueError("the B-route password must be 1 to 32 ASCII characters without spaces (usually 12)")
         if not FIRST_CHANNEL <= self.channel < FIRST_CHANNEL + CHANNELS:
@@ -156,7 +168,14 @@ class DongleConfig:
         lo, hi = self.latency
         if not 0 <= lo <= hi:
             raise ValueError(f"latency range {self.latency} must satisfy 0 <= low <= high")
-        for name in ("scan_time_scale", "join_time", "pana_fail_time", "reauth_time", "term_time", "session_lifetime"):
+        for name in (
+            "scan_time_scale",
+            "join_time",
+            "pana_fail_time",
+            "reauth_time",
+            "term_time",
+            "session_lifetime",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.duty_cap_s < 1:
@@ -186,7 +205,13 @@ class _Item:
 class DongleSim:
     """A faithful software SKSTACK-IP dongle (see the module docstring)."""
 
-    def __init__(self, dialect: str, meter, config: DongleConfig | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        meter,
+        config: DongleConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.profile: Profile = get_profile(dialect)
         self.meter = meter
         self.config = config or DongleConfig()
@@ -436,7 +461,10 @@ class DongleSim:
 
     def _cmd_skinfo(self, args: list[str], now: float) -> None:
         self._nargs(args, 0)
-        self._reply(now, self.profile.einfo(int(self.registers[R_CHANNEL]), int(self.registers[R_PAN])))
+        self._reply(
+            now,
+            self.profile.einfo(int(self.registers[R_CHANNEL]), int(self.registers[R_PAN])),
+        )
         self._ok(now)
 
     def _cmd_skreset(self, args: list[str], now: float) -> None:
@@ -568,7 +596,11 @@ class DongleSim:
             if channel == self.config.channel and heard:
                 pair = self.config.rbid[-8:] if mode == 2 else None
                 block = self.profile.event(0x20, self.address) + self.profile.epandesc(
-                    self.config.channel, self.config.pan_id, self.config.meter_mac, self.config.lqi, pair
+                    self.config.channel,
+                    self.config.pan_id,
+                    self.config.meter_mac,
+                    self.config.lqi,
+                    pair,
                 )
                 self._emit(start + (index + 1) * dwell, block)
         end = start + len(channels) * dwell
@@ -622,7 +654,10 @@ class DongleSim:
         self._emit(t0 + 0.6 * j, self._pana_rx(_pana_eap(self.rng)))
         self._emit(t0 + 0.65 * j, ev(0x21, meter, 0x00))
         self._account(t0 + 0.65 * j, 100)
-        self._emit(t0 + 0.9 * j, self._pana_rx(_pana_complete(self.rng, self.config.session_lifetime)))
+        self._emit(
+            t0 + 0.9 * j,
+            self._pana_rx(_pana_complete(self.rng, self.config.session_lifetime)),
+        )
         self._emit(t0 + 0.95 * j, ev(0x21, meter, 0x00))
         self._account(t0 + 0.95 * j, 60)
         self._at(t0 + j, lambda t: self._session_up(t, gen, announce=True))
@@ -672,7 +707,10 @@ class DongleSim:
 
     def _reauthenticate(self, t: float, gen: int) -> None:
         r = self.config.reauth_time
-        self._emit(t + 0.5 * r, self._pana_rx(_pana_complete(self.rng, self.config.session_lifetime)))
+        self._emit(
+            t + 0.5 * r,
+            self._pana_rx(_pana_complete(self.rng, self.config.session_lifetime)),
+        )
         self._emit(t + 0.55 * r, self.profile.event(0x21, self.meter_address, 0x00))
         self._account(t + 0.55 * r, 60)
         if self._credentials_ok():
@@ -698,7 +736,10 @@ class DongleSim:
         t = max(now, self._busy_until)
         self._account(t, 40)
         silent = any(a <= t < b for a, b in self._silences)
-        self._emit(t + self.config.term_time, self.profile.event(0x28 if silent else 0x27, self.meter_address))
+        self._emit(
+            t + self.config.term_time,
+            self.profile.event(0x28 if silent else 0x27, self.meter_address),
+        )
 
     # -- UDP ---------------------------------------------------------------------------------
     def _start_sendto(self, header: bytes, now: float) -> None:
@@ -873,7 +914,7 @@ class DongleSim:
             self._out.clear()
             self._power_on()
 
-    _COMMANDS: dict[str, Callable[[DongleSim, list[str], float], None]] = {
+    _COMMANDS: ClassVar[dict[str, Callable[[DongleSim, list[str], float], None]]] = {
         "SKVER": _cmd_skver,
         "SKAPPVER": _cmd_skappver,
         "SKINFO": _cmd_skinfo,
@@ -913,12 +954,25 @@ def _pana(flags: int, rng: random.Random, avps: list[bytes]) -> bytes:
 
 def _pana_start(rng: random.Random) -> bytes:
     """PANA-Auth-Request with the S flag (PRF and integrity algorithm AVPs)."""
-    return _pana(PANA_R | PANA_S, rng, [_avp(6, (5).to_bytes(4, "big")), _avp(3, (12).to_bytes(4, "big"))])
+    return _pana(
+        PANA_R | PANA_S,
+        rng,
+        [_avp(6, (5).to_bytes(4, "big")), _avp(3, (12).to_bytes(4, "big"))],
+    )
 
 
 def _pana_eap(rng: random.Random) -> bytes:
     """PANA-Auth-Request carrying an EAP-PSK request."""
-    return _pana(PANA_R, rng, [_avp(2, bytes([0x01, rng.randrange(256), 0x00, 0x18, 0x2F]) + rng.randbytes(19))])
+    return _pana(
+        PANA_R,
+        rng,
+        [
+            _avp(
+                2,
+                bytes([0x01, rng.randrange(256), 0x00, 0x18, 0x2F]) + rng.randbytes(19),
+            )
+        ],
+    )
 
 
 def _pana_complete(rng: random.Random, lifetime: float) -> bytes:

@@ -91,7 +91,15 @@ class Profile:
             line += " "
         return line.encode() + CRLF
 
-    def epandesc(self, channel: int, pan_id: int, addr: str, lqi: int, pair_id: str | None, side: int = 0) -> bytes:
+    def epandesc(
+        self,
+        channel: int,
+        pan_id: int,
+        addr: str,
+        lqi: int,
+        pair_id: str | None,
+        side: int = 0,
+    ) -> bytes:
         """``EPANDESC`` block (two-space indented lines); DS adds ``Side``, mode 2 adds ``PairID``."""
         lines = [
             "EPANDESC",
@@ -208,6 +216,4 @@ def get_profile(dialect: str) -> Profile:
     try:
         return _PROFILES[key]
     except KeyError:
-        raise ValueError(
-            f"unknown dongle {dialect!r}: choose one of {', '.join(DIALECTS)}"
-        ) from None
+        raise ValueError(f"unknown dongle {dialect!r}: choose one of {', '.join(DIALECTS)}") from None

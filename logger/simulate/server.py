@@ -21,12 +21,12 @@ kernel tty, up to :data:`MAX_PENDING` bytes).
 from __future__ import annotations
 
 import errno
-from abc import ABC, abstractmethod
 import os
 import select
 import socket
 import threading
 import tty
+from abc import ABC, abstractmethod
 
 from logger.clock import Clock, RealClock
 from logger.simulate.dongle import DongleSim
@@ -242,7 +242,13 @@ class PtyServer(_Server):
 class TcpServer(_Server):
     """The dongle on a TCP port, one client at a time (``socket://HOST:PORT`` for pyserial)."""
 
-    def __init__(self, dongle: DongleSim, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        dongle: DongleSim,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(dongle, clock)
         self._listener = socket.create_server((host, port))
         self._listener.setblocking(False)
