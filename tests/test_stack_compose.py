@@ -312,3 +312,19 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored(dockerfile):
         for source in sources:
             assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
             assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
+
+
+def test_deploy_guide_matches_the_compose_file(services, env_example):
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    binds = {s[2:] for svc in services.values() for s, _t, _ro in map(parse_volume, svc.get("volumes", []))
+             if s.startswith("./") and not s.endswith((".conf", ".d")) and s not in ("./config",)
+             and not s.startswith("./grafana")}
+    assert binds == {"state", "telegraf-state", "demo-state"}
+    mkdirs = " ".join(re.findall(r"mkdir -p ([^\n`]+)", guide))
+    for d in binds | {"data"}:
+        assert re.search(rf"(^|\s){re.escape(d)}(\s|$)", mkdirs) or d == "demo-state" and "demo-state" in mkdirs, d
+    assert env_example["DATA_DIR"] == "./data"
+    for profile in ("meter", "demo", "influxdb", "grafana"):
+        assert profile in guide
+    assert "WOPT 01" in guide and "ROPT" in guide
+    assert guide.index("# 導入ガイド（日本語）") < guide.index("# Deployment guide (English)")

@@ -185,3 +185,18 @@ def test_import_export_and_currents(influxdb, loaded):
     assert all(r["export"] >= 0 for r in pexp) and max(r["export"] for r in pexp) > 0
     cur = run(influxdb, loaded, panel(loaded, "Current R / T")["targets"][0]["query"])
     assert {r["dataid"] for r in cur} == {"R", "T"}
+
+
+def test_every_flux_example_in_the_deploy_guide_runs(influxdb, loaded):
+    import re
+
+    from services import REPO
+
+    text = (REPO / "docs" / "deploy.md").read_text()
+    blocks = re.findall(r"```flux\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 5
+    for block in blocks:
+        assert 'from(bucket: "smartmeter")' in block
+        records = influxdb.query(block.replace('from(bucket: "smartmeter")', f'from(bucket: "{loaded["bucket"]}")'))
+        assert records, f"no data from:\n{block}"
+        assert all(isinstance(r["_value"], (float, int)) for r in records), block
