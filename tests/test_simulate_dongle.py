@@ -226,7 +226,6 @@ def test_cr_lf_split_across_writes_is_one_line_end() -> None:
         ("bp35a1", "SKSREG S2 3D", "ER06"),
         ("bp35a1", "SKSREG SFE 2", "ER06"),
         ("bp35a1", "SKSREG SFD 0", "ER06"),  # read-only
-        ("bp35a1", "SKSREG SA2 1", "ER06"),  # not a BP35A1 register
         ("bp35a1", "SKSREG XYZ 1", "ER06"),
         ("bp35a1", "SKSETPWD C SHORT", "ER06"),  # length mismatch
         ("bp35a1", "SKSETPWD C", "ER05"),
@@ -475,8 +474,9 @@ def test_sa2_adds_lqi_before_secured(dialect: str) -> None:
     assert tokens[5:9] == [METER_MAC.encode(), b"C4", b"1", b"0"]
 
 
-def test_ips_accepts_sa2_but_keeps_ss_layout() -> None:
-    h = Host("rl7023-ips")
+@pytest.mark.parametrize("dialect", ["rl7023-ips", "bp35a1"])
+def test_single_stack_accepts_sa2_but_keeps_ss_layout(dialect: str) -> None:
+    h = Host(dialect)
     assert h.send(b"SKSREG SA2 1\r\n") == b"SKSREG SA2 1\r\nOK\r\n"
     h.join()
     rx = h.sendto(get_request(1, [0xE7]).encode()).split(b"\r\n")[2]

@@ -19,10 +19,11 @@ known firmware numbers.
 
 Register sets: SS firmware knows S2 S3 S07 S0A S15 S16 S17 SA0 SA1 SFB SFD SFE SFF
 (the BP35A1 command reference as mirrored by smdn). DS adds SA2 (RSSI/LQI in ERXUDP)
-and SF0 (active MAC side). The RL7023/IPS also accepts SA2 (Skyley firmware; momonga,
-which lists the IPS as tested, writes ``SA2 1`` to it and then parses the 9-token SS
-ERXUDP), but its ERXUDP layout does not change: the Skyley "HAN extension" layout is
-not modelled.
+and SF0 (active MAC side). The single-stack BP35A1 and RL7023/IPS also accept SA2 but
+their ERXUDP layout does not change (9 tokens, no LQI): momonga, verified on real
+hardware of both families, writes ``SA2 1`` unconditionally and documents that
+"BP35A1-family modules do not include the reception quality in ERXUDP", so the real
+firmware takes the write. The Skyley "HAN extension" layout is not modelled.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ _PROFILES = {
         mac="001D129000040A11",
         default_wopt=0,
         default_wuart=0x00,
-        registers=_SS_REGISTERS,
+        registers=_SS_REGISTERS | {0xA2},
         sktable_quirk=True,
     ),
     "rl7023-ips": Profile(
