@@ -89,7 +89,8 @@ def build_app(
         influx = InfluxSink(settings.influxdb, settings.influxdb.spool_dir, clock)
         sinks.append(influx)
         pump = influx.pump
-    if simulate and simulation is None:
+    own_simulation = simulate and simulation is None
+    if own_simulation:
         from logger.simulate.embedded import build_simulation
 
         simulation = build_simulation(clock, dongle)
@@ -98,7 +99,10 @@ def build_app(
 
         rbid = settings.broute.id.reveal() if settings.broute.id is not None else DEMO_RBID
         password = settings.broute.password.reveal() if settings.broute.password is not None else DEMO_PASSWORD
-        simulation.dongle.config.rbid, simulation.dongle.config.password = rbid, password
+        if own_simulation:
+            # the built-in demo meter accepts whatever credentials are configured; a simulation
+            # passed in (tests) keeps the meter's own, so wrong credentials can be simulated
+            simulation.dongle.config.rbid, simulation.dongle.config.password = rbid, password
         dialect = settings.serial.dongle if settings.serial.dongle != "auto" else "auto"
         open_transport = simulation.open
     else:

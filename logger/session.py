@@ -200,6 +200,11 @@ class Session:
         self._reauth = False
         self._failures = 0  # consecutive failed polls
         self._auth_failures = 0
+        self._join_failures = 0  # consecutive failed join rounds with proven credentials
+        self._proven = False  # a join (or resume) succeeded with these credentials
+        self._recover_round = 0  # recoveries since the last answered poll
+        self._batch = config.max_epcs_per_get  # learnt: the meter may answer fewer EPCs per Get
+        self._batch_failures: dict[int, int] = {}
         self._recorded_slots: set[float] = set()
         self._slot_attempts: dict[float, int] = {}
         self._backfill_due = 0.0
@@ -225,11 +230,15 @@ class Session:
         self._reauth = False
 
     def stop(self, now: float) -> None:
-        """Graceful shutdown: end the PANA session (SKTERM)."""
+        """Graceful shutdown.
+
+        The PANA session is deliberately left to the dongle (no SKTERM): a restarted logger
+        (container update, ``docker compose up -d``) then resumes it without SKJOIN, and a
+        session nobody uses simply expires on the meter. A join over a held session is
+        handled anyway (SKTERM first).
+        """
         self.now = now
         self._abort_flow()
-        if self.phase == "run":
-            self._actions.append(Send(cmd.skterm(), "SKTERM"))
         self.phase = "stopped"
 
     def handle(self, event: Any, now: float) -> None:
@@ -302,6 +311,23 @@ class Session:
                     self._flow = None
                     self._deadline = None
                 return
+            except _NoSession:
+                self._flow = None
+                self._deadline = None
+                log.warning("the dongle refuses to send to the meter (no PANA session, EVENT 21 01): rejoining")
+                self._begin(self._recover_flow(), "recover")
+                return
+            except _DongleSilent as exc:
+                self._flow = None
+                self._deadline = None
+                self._request_reopen(f"dongle did not answer {exc}")
+                return
+            except Exception:  # a bug must not stop a logger that runs unattended for months
+                self._flow = None
+                self._deadline = None
+                log.exception("internal error in the %s procedure; starting over", self._flow_kind)
+                self._request_reopen(f"internal error in {self._flow_kind}")
+                return
             if isinstance(item, _Send):
                 self._actions.append(Send(item.data, _describe(item.data)))
                 value = None
@@ -355,30 +381,47 @@ class Session:
                 self._enter_run(resumed=True)
                 return
             yield from self._credentials()
-            attempt = 0
-            while True:
-                try:
-                    yield from self._scan_and_join(use_cache=attempt == 0)
-                    self._enter_run(resumed=False)
-                    return
-                except AuthFailed:
+            yield from self._establish()
+            self._enter_run(resumed=False)
+        except _DongleSilent as exc:
+            self._request_reopen(f"dongle did not answer {exc}")
+
+    def _establish(self) -> Flow:
+        """Join the meter: the cached one first, else (or when that fails) a fresh scan.
+
+        Retries forever, waiting between rounds. An EVENT 24 before any join ever succeeded
+        means the credentials are probably wrong: said once per round at ERROR, retried
+        slowly (15 min, 30 min, then hourly) so a wrong password does not hammer the meter.
+        After credentials were proven, a failed join is an unreachable meter: 30 s doubling
+        to 5 min.
+        """
+        rounds = 0
+        while True:
+            try:
+                yield from self._scan_and_join(use_cache=rounds == 0 or self._proven)
+                return
+            except AuthFailed:
+                if not self._proven:
                     self._auth_failures += 1
-                    delay = min(3600.0, 300.0 * 2 ** (self._auth_failures - 1))
+                    delay = min(3600.0, 900.0 * 2 ** (self._auth_failures - 1))
                     log.error(
                         "PANA authentication failed (EVENT 24) with a freshly scanned meter: the B-route ID or "
                         "password is probably wrong. Check BROUTE_ID (32 chars) and BROUTE_PASSWORD (12 chars) "
                         "against the letter from your power company. Retrying in %d s (never faster).",
                         delay,
                     )
-                    yield from self._sleep(delay)
-                except _NoBeacon:
-                    delay = min(600.0, 30.0 * 2**attempt)
-                    log.warning("no smart meter beacon found up to scan duration %d; retrying in %d s",
-                                self.cfg.scan_duration_max, delay)
-                    yield from self._sleep(delay)
-                attempt += 1
-        except _DongleSilent as exc:
-            self._request_reopen(f"dongle did not answer {exc}")
+                else:
+                    self._join_failures += 1
+                    delay = min(300.0, 30.0 * 2 ** (self._join_failures - 1))
+                    level = logging.ERROR if self._join_failures % 12 == 0 else logging.WARNING
+                    log.log(level, "the meter did not accept the join (EVENT 24, %d time(s) in a row): is it "
+                            "in radio range? Retrying in %d s", self._join_failures, delay)
+            except _NoBeacon:
+                delay = min(600.0, 30.0 * 2**rounds)
+                log.warning("no smart meter beacon found up to scan duration %d; retrying in %d s",
+                            self.cfg.scan_duration_max, delay)
+            yield from self._sleep(delay)
+            rounds += 1
 
     def _probe(self) -> Flow:
         """Make sure a dongle answers, turn echo off, learn the dialect."""
@@ -410,11 +453,15 @@ class Session:
         if einfo is None or einfo.channel != scan.channel or einfo.pan_id != scan.pan_id:
             return False
         self._ipaddr = scan.ipaddr
-        resp = yield from self._request([0xE7], attempts=1, timeout=3.0)
+        try:
+            resp = yield from self._request([0xE7], attempts=2, timeout=3.0)
+        except _NoSession:
+            resp = None
         if resp is None:
             log.info("cached PANA session is gone; joining again")
             return False
         log.info("resumed the dongle's PANA session (channel %d, PAN %04X)", scan.channel, scan.pan_id)
+        self._proven = True
         return True
 
     def _credentials(self) -> Flow:
@@ -474,7 +521,12 @@ class Session:
         yield from self._checked(cmd.sksreg("S3", f"{scan.pan_id:04X}"), "SKSREG S3")
         r = yield from self._checked(cmd.skjoin(scan.ipaddr), "SKJOIN")
         if isinstance(r.final, Fail):
-            raise AuthFailed()
+            # FAIL ER10: the dongle still holds a session (or is in the middle of one): end it first
+            log.info("SKJOIN refused (%s): ending the dongle's old session first", r.final.code)
+            yield from self._terminate()
+            r = yield from self._checked(cmd.skjoin(scan.ipaddr), "SKJOIN")
+            if isinstance(r.final, Fail):
+                raise AuthFailed()
         ev = yield from self._wait_for(
             lambda e: isinstance(e, Event) and e.num in (EV_PANA_OK, EV_PANA_FAILED), self.cfg.join_timeout_s
         )
@@ -482,10 +534,20 @@ class Session:
             raise AuthFailed()
         self._ipaddr = scan.ipaddr
         self._auth_failures = 0
+        self._join_failures = 0
+        self._proven = True
         if self.state.scan != scan:
             self.state.scan = scan
             self._save()
         log.info("joined the meter (PANA session established)")
+
+    def _terminate(self) -> Flow:
+        """SKTERM and wait for EVENT 27/28; ``FAIL ER10`` (no session) is fine too."""
+        r = yield from self._command(cmd.skterm())
+        if isinstance(r.final, Ok):
+            yield from self._wait_for(
+                lambda e: isinstance(e, Event) and e.num in (EV_SESSION_TERMINATED, EV_SESSION_TERM_TIMEOUT), 15.0
+            )
 
     def _enter_run(self, resumed: bool) -> None:
         self.phase = "run"
@@ -511,7 +573,7 @@ class Session:
         elif self._pending:
             if self._supported is not None:
                 self._pending = [e for e in self._pending if e in self._supported or e == 0x9F]
-            batch = self._pending[: self.cfg.max_epcs_per_get]
+            batch = self._pending[: self._batch]
             self._pending = self._pending[len(batch) :]
             if batch:
                 self._begin(self._poll(batch), "poll")
@@ -525,6 +587,20 @@ class Session:
 
     def _poll(self, epcs: list[int]) -> Flow:
         resp = yield from self._request(epcs)
+        if resp is None and len(epcs) > 1:
+            # Some meters ignore a Get with more properties than they can handle. Tell that
+            # apart from a silent meter: ask for the first property alone.
+            single = yield from self._request(epcs[:1], attempts=2)
+            if single is not None:
+                self._batch = max(1, len(epcs) // 2)
+                log.warning(
+                    "the meter ignores a Get of %d properties but answers one: asking for at most %d per Get "
+                    "from now on (set session.max_epcs_per_get: %d to start there)",
+                    len(epcs), self._batch, self._batch,
+                )
+                self._failures = 0
+                self._pending = [e for e in epcs[1:] if e not in self._pending] + self._pending
+                return
         if resp is None:
             self._failures += 1
             log.warning("no answer from the meter for %s (%d in a row)", _epcs(epcs), self._failures)
@@ -532,18 +608,27 @@ class Session:
                 self._begin(self._recover_flow(), "recover")
             return
         self._failures = 0
+        self._recover_round = 0
 
     def _request(self, epcs: list[int], attempts: int | None = None, timeout: float | None = None,
                  frame: Frame | None = None) -> Flow:
         """Send a Get (or ``frame``) and wait for the answer; retries with fresh TIDs."""
         tids: set[int] = set()
         tries = attempts if attempts is not None else self.cfg.retries + 1
+        refused = 0
         try:
             for attempt in range(tries):
-                while self._duty_limited or self._reauth:
-                    yield from self._wait_for(lambda e: not (self._duty_limited or self._reauth), 600.0)
-                    if self._duty_limited or self._reauth:
-                        return None
+                if self._reauth:
+                    yield from self._wait_for(lambda e: not self._reauth, 60.0)
+                    if self._reauth:  # EVENT 25/24 never came: try anyway
+                        log.warning("no EVENT 25 after the re-authentication; sending anyway")
+                        self._reauth = False
+                if self._duty_limited:
+                    # not the meter's fault: wait (uncounted) until EVENT 33 releases the limit
+                    yield from self._wait_for(lambda e: not self._duty_limited, 3900.0)
+                    if self._duty_limited:
+                        log.warning("no EVENT 33 after an hour of transmit-time limit; sending anyway")
+                        self._duty_limited = False
                 tid = self._next_tid()
                 tids.add(tid)
                 self._outstanding.add(tid)
@@ -559,6 +644,10 @@ class Session:
                 if isinstance(r.final, Fail) or any(e.param == UDP_SENT_FAILED for e in sent):
                     log.debug("send of TID %04X failed (%s)", tid, r.final)
                     yield from self._sleep(1.0)
+                    if not (self._duty_limited or self._reauth) and isinstance(r.final, Ok):
+                        refused += 1
+                        if refused >= 2:
+                            raise _NoSession()
                     continue
                 deadline = self.now + (timeout or self.cfg.request_timeout_s)
                 while True:
@@ -573,26 +662,28 @@ class Session:
             self._outstanding.difference_update(tids)
 
     def _recover_flow(self) -> Flow:
-        """The ladder: rejoin with the known meter, then rescan, then reopen the port."""
+        """The ladder: end the old session, rejoin the known meter, else rescan; waiting longer
+        each time the meter stays unreachable. A dongle that stops answering gets its port
+        reopened (by the runner)."""
         self.phase = "recover"
+        self._failures = 0
+        self._recover_round += 1
         try:
-            scan = self.state.scan
-            if scan is not None:
+            if self._recover_round > 1:
+                delay = min(300.0, 30.0 * 2 ** (self._recover_round - 2))
+                log.warning("meter still unreachable (recovery %d): waiting %d s before rejoining",
+                            self._recover_round, delay)
+                yield from self._sleep(delay)
+            else:
                 log.warning("meter unreachable: rejoining")
-                try:
-                    yield from self._join(scan)
-                    self._enter_run(resumed=False)
-                    return
-                except AuthFailed:
-                    log.warning("rejoin failed: rescanning")
-            try:
-                found = yield from self._scan()
-                yield from self._join(found)
-                self._enter_run(resumed=False)
-                return
-            except (AuthFailed, _NoBeacon):
-                pass
-            self._request_reopen("meter unreachable after rejoin and rescan")
+            # the dongle may have reset (echo back on, credentials and registers forgotten): cheap to redo
+            r = yield from self._command(cmd.sksreg("SFE", "0"), timeout=2.0)
+            if r.final is None:
+                raise _DongleSilent("SKSREG SFE 0")
+            yield from self._credentials()
+            yield from self._terminate()
+            yield from self._establish()
+            self._enter_run(resumed=False)
         except _DongleSilent as exc:
             self._request_reopen(f"dongle did not answer {exc}")
 
@@ -778,6 +869,10 @@ class _DongleSilent(Exception):
 
 class _NoBeacon(Exception):
     pass
+
+
+class _NoSession(Exception):
+    """Secured sends are refused (EVENT 21 01) with no duty limit or re-authentication going on."""
 
 
 def _epc(epc: int) -> str:

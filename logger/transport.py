@@ -97,16 +97,23 @@ class SimTransport:
     """The in-process simulated dongle (``run --simulate`` and tests). With a virtual
     clock, waiting jumps straight to the dongle's next output: a day runs in seconds."""
 
-    def __init__(self, dongle, clock: Clock) -> None:
+    def __init__(self, dongle, clock: Clock, sent: list[tuple[float, bytes]] | None = None) -> None:
         self._dongle = dongle
         self._clock = clock
+        self._sent = sent
+        self._closed = False
 
     def _check(self) -> None:
+        if self._closed:
+            raise TransportError("simulated port is closed")
         if self._dongle.take_unplug():
+            self._closed = True
             raise TransportError("simulated dongle unplugged")
 
     def write(self, data: bytes) -> None:
         self._check()
+        if self._sent is not None:
+            self._sent.append((self._clock.time(), bytes(data)))
         self._dongle.receive(data, self._clock.time())
 
     def read_until(self, deadline: float) -> bytes:
@@ -117,10 +124,11 @@ class SimTransport:
             return out
         nd = self._dongle.next_deadline()
         self._clock.sleep_until(deadline if nd is None else max(now, min(deadline, nd)))
+        self._check()
         return self._dongle.output(self._clock.time())
 
     def close(self) -> None:
-        pass
+        self._closed = True
 
 
 def port_access_problem(port: str) -> str | None:

@@ -8,7 +8,7 @@ stack runs a simulated day in seconds.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logger.clock import Clock
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
@@ -21,10 +21,21 @@ class Simulation:
     dongle: DongleSim
     meter: MeterSim
     clock: Clock
+    #: ``(time, bytes)`` of everything the host wrote, when ``record_sent`` (tests).
+    sent: list[tuple[float, bytes]] | None = field(default=None)
+    #: How many times the runner opened the port.
+    opens: int = 0
 
     def open(self) -> SimTransport:
         """The runner's ``open_transport``: a fresh connection to the same simulated dongle."""
-        return SimTransport(self.dongle, self.clock)
+        self.opens += 1
+        return SimTransport(self.dongle, self.clock, self.sent)
+
+    def commands(self, prefix: bytes) -> list[float]:
+        """Times at which the host sent a command starting with ``prefix`` (needs ``record_sent``)."""
+        if self.sent is None:
+            raise RuntimeError("build_simulation(..., record_sent=True) to keep a transcript")
+        return [t for t, data in self.sent if data.startswith(prefix)]
 
 
 def build_simulation(
@@ -35,10 +46,49 @@ def build_simulation(
     meter: MeterConfig | None = None,
     dongle: DongleConfig | None = None,
     seed: int = 0,
+    record_sent: bool = False,
 ) -> Simulation:
     start = clock.time()
     meter_sim = MeterSim(meter or MeterConfig(seed=seed), start)
     config = dongle or DongleConfig()
     config.rbid, config.password = rbid, password
     dongle_sim = DongleSim(dialect, meter_sim, config, random.Random(seed))
-    return Simulation(dongle_sim, meter_sim, clock)
+    return Simulation(dongle_sim, meter_sim, clock, [] if record_sent else None)
+
+
+def virtual_app(
+    root,
+    start: float,
+    dialect: str = "bp35a1",
+    meter: MeterConfig | None = None,
+    dongle: DongleConfig | None = None,
+    env: dict[str, str] | None = None,
+    settings_yaml: str = "{}",
+    seed: int = 0,
+    max_wait_s: float = 60.0,
+    rbid: str = DEMO_RBID,
+    password: str = DEMO_PASSWORD,
+):
+    """Exactly what ``run`` builds, on a :class:`VirtualClock` at ``start`` with an in-process
+    simulation (host writes recorded), data and state under ``root``, settings from
+    ``settings_yaml`` (default: built-in defaults, whatever the working directory holds) and
+    ``env``. For tests and benchmarks.
+
+    Returns the :class:`~logger.app.App`; ``app.simulation`` is the :class:`Simulation`,
+    ``app.runner.clock`` the virtual clock.
+    """
+    from pathlib import Path
+
+    from logger.app import build_app
+    from logger.clock import VirtualClock
+    from logger.config import load_settings
+
+    root = Path(root)
+    clock = VirtualClock(start)
+    sim = build_simulation(clock, dialect, rbid=rbid, password=password, meter=meter, dongle=dongle, seed=seed,
+                           record_sent=True)
+    full_env = {"CSV_DIR": str(root / "data"), "STATE_DIR": str(root / "state"), **(env or {})}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "settings.yml").write_text(settings_yaml, encoding="utf-8")
+    settings = load_settings(root / "settings.yml", env=full_env, dotenv=None)
+    return build_app(settings, clock=clock, simulation=sim, max_wait_s=max_wait_s)
