@@ -84,6 +84,7 @@ class Runner:
         self.transport: Transport | None = None
         self.parser = SkParser(session.dialect)
         self._open_failures = 0
+        self._reopens = 0  # Reopen requests since the last recorded reading
         self._next_open = 0.0
         self._minute_count = 0
         self._next_stats = 0.0
@@ -180,9 +181,11 @@ class Runner:
             elif isinstance(action, DialectDetected):
                 self.parser.dialect = get_dialect(action.name)
             elif isinstance(action, Reopen):
+                delay = REOPEN_BACKOFF[min(self._reopens + 1, len(REOPEN_BACKOFF) - 1)]
+                self._reopens += 1
                 self.session.connection_lost(self.clock.time())
                 self._close_transport()
-                self._next_open = self.clock.time() + REOPEN_BACKOFF[1]
+                self._next_open = self.clock.time() + delay
 
     def _record(self, readings: Sequence[Reading]) -> None:
         for sink in self.sinks:
@@ -192,6 +195,7 @@ class Runner:
                 log.exception("sink %s failed to take %d reading(s)", type(sink).__name__, len(readings))
         self.recorded += len(readings)
         self._minute_count += len(readings)
+        self._reopens = 0
         if self.heartbeat is not None:
             self.heartbeat.beat(self.clock.time())
 

@@ -715,13 +715,17 @@ class Session:
         today = datetime.fromtimestamp(self.now, tz).date()
         plan = backfill.plan(missing, today, use_ec)
         log.info("backfilling %d half-hour slot(s) in %d request(s)", len(missing), len(plan))
+        tried: list[float] = []
         for step in plan:
             if isinstance(step, backfill.RangeRequest):
+                newest = step.newest.timestamp()
+                tried.extend(newest - i * backfill.SLOT_SECONDS for i in range(step.count))
                 edt = em.encode(0xED, HalfHourlyHistoryTime(step.newest.replace(tzinfo=None), step.count))
                 ok = yield from self._set(0xED, edt)
                 if ok:
                     yield from self._request([0xEC], attempts=2)
             else:
+                tried.extend(slot.timestamp() for slot in step.slots)
                 ok = yield from self._set(0xE5, bytes([step.day]))
                 if ok:
                     epcs = [0xE2] + ([0xE4] if 0xE4 in self._supported else [])
@@ -730,8 +734,7 @@ class Session:
                 # live polling first; the rest of the gap is picked up on the next round
                 self._backfill_due = self.now
                 break
-        for s in missing:
-            ts = s.timestamp()
+        for ts in tried:  # only slots really asked for count towards giving up
             if ts not in self._recorded_slots:
                 self._slot_attempts[ts] = self._slot_attempts.get(ts, 0) + 1
         self._advance_frontier()
@@ -845,14 +848,25 @@ class Session:
         for epc, value in res.scale_changes:
             log.warning("meter changed %s to %s: energy from this reading on uses the new scale",
                         em.property_name(epc), value)
+        # A half-hour slot is one row per direction whatever carried it (push, Get, E2/E4 or EC
+        # history): never write a slot again that is already recorded (this run, or before the
+        # frontier saved in scan.json by an earlier run).
+        before = set(self._recorded_slots)
+        frontier = self.state.last_slot
+        readings = []
         for r in res.readings:
-            if r.epc == "EA":
-                self._recorded_slots.add(r.timestamp.timestamp())
-        if res.readings:
-            self.stats["readings"] += len(res.readings)
+            if r.epc in ("EA", "EB"):
+                ts = r.timestamp.timestamp()
+                if ts in before or (frontier is not None and ts <= frontier):
+                    continue
+                if r.epc == "EA":
+                    self._recorded_slots.add(ts)
+            readings.append(r)
+        if readings:
+            self.stats["readings"] += len(readings)
             if frame.esv in (ESV.GET_RES, ESV.GET_SNA) and any(p.epc in (0xE2, 0xEC) for p in frame.props):
-                self.stats["backfilled"] += sum(1 for r in res.readings if r.epc in ("EA", "EB"))
-            self._actions.append(Record(tuple(res.readings)))
+                self.stats["backfilled"] += sum(1 for r in readings if r.epc in ("EA", "EB"))
+            self._actions.append(Record(tuple(readings)))
             self._advance_frontier()
 
     def _save(self) -> None:
