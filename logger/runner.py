@@ -17,7 +17,7 @@ from logger.readings import Reading
 from logger.session import DialectDetected, Record, Reopen, SaveState, Send, Session
 from logger.skstack.dialects import get_dialect
 from logger.skstack.parser import SkParser
-from logger.state import atomic_write, save_state
+from logger.state import save_state
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -47,14 +47,21 @@ class Heartbeat:
         self.path = path
         self.stale_after_s = stale_after_s
         self._last_touch = 0.0
+        #: at most one write per this many seconds (an SD card need not see one per reading)
+        self.every_s = max(5.0, min(60.0, stale_after_s / 4))
 
     def beat(self, now: float) -> None:
-        if self.path is None or now - self._last_touch < 5.0:
+        if self.path is None or now - self._last_touch < self.every_s:
             return
         self._last_touch = now
+        # Replaced by rename so a reader never sees a torn line; no fsync: after a power cut a
+        # lost heartbeat only means "stale", which is the truth anyway.
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            atomic_write(self.path, f"{now:.3f} {self.stale_after_s:.0f}\n".encode())
-            os.utime(self.path, (now, now))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(f"{now:.3f} {self.stale_after_s:.0f}\n", encoding="ascii")
+            os.utime(tmp, (now, now))
+            os.replace(tmp, self.path)
         except OSError as exc:
             log.debug("heartbeat not written: %s", exc)
 
