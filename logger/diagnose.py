@@ -160,8 +160,8 @@ def explain_port_error(port: str, exc: BaseException | None) -> tuple[str, str]:
                 f"is the dongle plugged in? List candidates with ls -l /dev/serial/by-id/ and set SERIAL_PORT{docker}")
     if err in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "lock" in text.lower() or "busy" in text.lower():
         return (f"{port} is held by another program",
-                f"stop it (another smartmeter-logger or its container, ModemManager, screen/minicom); "
-                f"find it with: fuser -v {port}")
+                ("stop it (another smartmeter-logger or its container, ModemManager, screen/minicom); "
+                 f"find it with: fuser -v {port}"))
     if err == errno.ENOTTY or "Inappropriate ioctl" in text:
         return f"{port} is not a serial device", "set SERIAL_PORT to the dongle's tty, e.g. /dev/serial/by-id/usb-..."
     if err == errno.ECONNREFUSED or "Connection refused" in text:

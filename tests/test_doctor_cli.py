@@ -76,7 +76,7 @@ def doctor(tmp_path: Path, port: str | None, *args: str, rbid: str = DEMO_RBID, 
     full_env.update(env or {})
     cfg = config or write_settings(tmp_path)
     return subprocess.run([sys.executable, "-m", "logger", "doctor", "--config", str(cfg), *args],
-                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=LIMIT)
+                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=LIMIT, check=False)
 
 
 def lines(result: subprocess.CompletedProcess) -> dict[str, str]:

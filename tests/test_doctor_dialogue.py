@@ -48,8 +48,8 @@ def run_sim(dialect: str, opts: DialogueOptions, **config) -> tuple[dict[str, Ch
 
 
 def opts(**kw) -> DialogueOptions:
-    base = dict(port="sim", rbid=Secret(DEMO_RBID), password=Secret(DEMO_PASSWORD), credentials_ok=True,
-                scan_duration_min=4, scan_duration_max=8)
+    base = {"port": "sim", "rbid": Secret(DEMO_RBID), "password": Secret(DEMO_PASSWORD), "credentials_ok": True,
+            "scan_duration_min": 4, "scan_duration_max": 8}
     base.update(kw)
     return DialogueOptions(**base)
 
