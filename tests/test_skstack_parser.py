@@ -397,3 +397,18 @@ def test_a_whole_session_bytewise_equals_bulk():
         "Echo", "Ever", "Ok", "Echo", "Ok", "Echo", "Ok", "Event", "PanDesc", "Event", "Echo", "Ll64",
         "Event", "RxUdp", "RxUdp", "Event", "Event", "Ok", "Unknown",
     ]  # fmt: skip
+
+
+def test_pandesc_accepts_a_non_hex_pair_id_and_keeps_it_out_of_reprs() -> None:
+    from logger.skstack.events import PanDesc
+    from logger.skstack.parser import SkParser
+
+    lines = (
+        b"EVENT 20 FE80:0000:0000:0000:021D:1290:0004:263D\r\n"
+        b"EPANDESC\r\n  Channel:3B\r\n  Channel Page:09\r\n  Pan ID:8257\r\n"
+        b"  Addr:001C640003DD8257\r\n  LQI:C4\r\n  PairID:abcXYZ12\r\n"
+    )
+    events = SkParser().feed(lines)
+    desc = [e for e in events if isinstance(e, PanDesc)]
+    assert len(desc) == 1 and desc[0].pair_id == "abcXYZ12" and desc[0].channel == 0x3B
+    assert "abcXYZ12" not in repr(desc[0])

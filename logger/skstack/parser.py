@@ -75,7 +75,9 @@ _EVENT_SHAPES = {
 _IPV6 = re.compile(r"[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}")
 _HEX2 = re.compile(r"[0-9A-Fa-f]{1,2}")
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
-_HEX8 = re.compile(r"[0-9A-Fa-f]{8}")
+#: The pairing ID is the last 8 characters of the B-route ID: hex in practice, but any
+#: printable ASCII is accepted so an unusual ID never makes the meter invisible.
+_PAIR_ID = re.compile(r"[!-~]{8}")
 _HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 _HEXN = re.compile(r"[0-9A-Fa-f]{1,4}")
 _DIGIT = re.compile(r"[0-9]")
@@ -91,7 +93,7 @@ _PANDESC_KEYS = {
     "Addr": ("addr", _HEX16),
     "LQI": ("lqi", _HEX2),
     "Side": ("side", _DIGIT),
-    "PairID": ("pair_id", _HEX8),
+    "PairID": ("pair_id", _PAIR_ID),
 }
 _PANDESC_REQUIRED = ("Channel", "Channel Page", "Pan ID", "Addr", "LQI")
 
@@ -470,8 +472,10 @@ class SkParser:
             if not shape.fullmatch(value):
                 shown = "" if key == "PairID" else f" {value!r}"  # PairID is part of the B-route ID
                 return _unknown(text, f"EPANDESC {key}{shown} is malformed")
-            if attr in ("addr", "pair_id"):
+            if attr == "addr":
                 args[attr] = value.upper()
+            elif attr == "pair_id":
+                args[attr] = value
             elif attr == "side":
                 args[attr] = int(value)
             else:
