@@ -122,6 +122,7 @@ def main(args: argparse.Namespace) -> int:
             password=args.password,
             min_scan_duration=args.min_scan_duration,
             session_lifetime=args.session_lifetime,
+            pana_fail_time=args.pana_fail_time,
             faults=plan,
         )
     except (ValueError, FaultError) as exc:
