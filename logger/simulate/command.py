@@ -87,6 +87,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="PANA session lifetime in seconds (default 86400)",
     )
     parser.add_argument(
+        "--pana-fail-time",
+        type=float,
+        default=38.0,
+        metavar="S",
+        help="seconds until EVENT 24 when a join cannot succeed (default 38, as PANA retries)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
