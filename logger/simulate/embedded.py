@@ -68,11 +68,13 @@ def virtual_app(
     max_wait_s: float = 60.0,
     rbid: str = DEMO_RBID,
     password: str = DEMO_PASSWORD,
+    simulation: Simulation | None = None,
 ):
     """Exactly what ``run`` builds, on a :class:`VirtualClock` at ``start`` with an in-process
     simulation (host writes recorded), data and state under ``root``, settings from
     ``settings_yaml`` (default: built-in defaults, whatever the working directory holds) and
-    ``env``. For tests and benchmarks.
+    ``env``. ``simulation``: reuse one (its clock too) to restart the logger in front of the
+    same dongle. For tests and benchmarks.
 
     Returns the :class:`~logger.app.App`; ``app.simulation`` is the :class:`Simulation`,
     ``app.runner.clock`` the virtual clock.
@@ -84,9 +86,12 @@ def virtual_app(
     from logger.config import load_settings
 
     root = Path(root)
-    clock = VirtualClock(start)
-    sim = build_simulation(clock, dialect, rbid=rbid, password=password, meter=meter, dongle=dongle, seed=seed,
-                           record_sent=True)
+    if simulation is not None:  # a logger restart in front of the same dongle and meter
+        sim, clock = simulation, simulation.clock
+    else:
+        clock = VirtualClock(start)
+        sim = build_simulation(clock, dialect, rbid=rbid, password=password, meter=meter, dongle=dongle,
+                               seed=seed, record_sent=True)
     full_env = {"CSV_DIR": str(root / "data"), "STATE_DIR": str(root / "state"), **(env or {})}
     root.mkdir(parents=True, exist_ok=True)
     (root / "settings.yml").write_text(settings_yaml, encoding="utf-8")
