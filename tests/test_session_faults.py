@@ -5,6 +5,7 @@ readings flowing again, and the recovery path the session took."""
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -64,7 +65,7 @@ def run(tmp_path, until=END, **kw):
 
 
 def longest_gap(times: list[float]) -> float:
-    return max(b - a for a, b in zip(times, times[1:]))
+    return max(b - a for a, b in itertools.pairwise(times))
 
 
 def test_one_percent_frame_loss(tmp_path):
@@ -156,7 +157,7 @@ def test_port_open_failures_back_off(tmp_path):
 
     app.runner._open = flaky_open
     app.run(until=START + 600)
-    gaps = [round(b - a, 3) for a, b in zip(attempts, attempts[1:])]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(attempts)]
     assert gaps[:4] == list(REOPEN_BACKOFF[:4])
     assert app.runner.recorded > 0
 
@@ -218,10 +219,10 @@ def test_counter_wrap(tmp_path):
     rows = rows_of(tmp_path / "data")
     e0 = [(ts, v) for ts, epc, _, v in rows if epc == "E0"]
     values = [v for _, v in e0]
-    assert max(values) > Decimal("9990") and min(values) < Decimal("10")  # wrapped during the run
+    assert max(values) > Decimal(9990) and min(values) < Decimal(10)  # wrapped during the run
     for ts, v in e0:
         assert v == Decimal(meter.true_counter(ts.timestamp())) * Decimal("0.1")
-        assert v < Decimal("10000")
+        assert v < Decimal(10000)
     ea = {ts: v for ts, epc, _, v in rows if epc == "EA"}
     for ts, v in ea.items():
         assert v == Decimal(meter.true_counter(ts.timestamp())) * Decimal("0.1")
