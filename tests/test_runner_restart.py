@@ -1,0 +1,115 @@
+"""Restarts reuse the scan cache (scan.json); the heartbeat tells healthy from stale."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from logger.health import check
+from logger.health import main as health_main
+from logger.simulate.dongle import DongleConfig
+from logger.simulate.embedded import build_simulation, virtual_app
+from logger.simulate.faults import Fault, FaultPlan
+from logger.state import SCAN_FILE
+
+TZ = ZoneInfo("Asia/Tokyo")
+START = datetime(2026, 11, 22, 9, 0, 5, tzinfo=TZ).timestamp()
+
+
+def ea_keys(root):
+    keys = []
+    for f in sorted((root / "data").iterdir()):
+        with f.open(newline="") as fh:
+            keys += [(r[0], r[2], r[3]) for r in list(csv.reader(fh))[1:]]
+    return keys
+
+
+def test_logger_restart_resumes_the_held_session(tmp_path):
+    first = virtual_app(tmp_path, START)
+    first.run(until=START + 3600)
+    assert first.session.stats["scans"] == 1
+    state = json.loads((tmp_path / "state" / SCAN_FILE).read_text())
+    assert state["scan"]["channel"] == 0x3B and state["last_slot"] is not None
+    sim = first.simulation
+    clock = sim.clock
+    clock.advance(1800)  # down for half an hour; the dongle keeps its session
+    mark = len(sim.sent)
+    second = virtual_app(tmp_path, clock.time(), simulation=sim)
+    second.run(until=clock.time() + 3600)
+    after = [data for _t, data in sim.sent[mark:]]
+    assert not [d for d in after if d.startswith((b"SKSCAN", b"SKJOIN", b"SKSETPWD"))]
+    assert second.session.stats["scans"] == 0 and second.session.stats["joins"] == 0
+    keys = ea_keys(tmp_path)
+    assert [k for k, c in Counter(keys).items() if c > 1] == []  # backfill after restart wrote nothing twice
+    ea = sorted(k[0] for k in keys if k[1] == "EA")
+    # 00:00 .. 11:30: the 10:30 push fell into the downtime and was backfilled
+    assert ea == [f"2026-11-22T{h:02d}:{m:02d}:00.000+09:00" for h in range(12) for m in (0, 30)]
+
+
+def test_restart_with_a_fresh_dongle_joins_from_the_cache_without_scanning(tmp_path):
+    first = virtual_app(tmp_path, START)
+    first.run(until=START + 600)
+    clock = first.simulation.clock
+    clock.advance(60)
+    fresh = build_simulation(clock, "bp35a1", record_sent=True)  # replugged dongle, no session
+    second = virtual_app(tmp_path, clock.time(), simulation=fresh)
+    second.run(until=clock.time() + 600)
+    assert fresh.commands(b"SKSCAN") == []
+    assert len(fresh.commands(b"SKJOIN")) == 1
+    assert second.session.stats["scans"] == 0 and second.runner.recorded > 0
+
+
+def test_corrupt_scan_cache_warns_and_scans(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / SCAN_FILE).write_text('{"version": 1, "scan": {"chan')
+    app = virtual_app(tmp_path, START)
+    app.run(until=START + 300)
+    assert "is unreadable" in caplog.text and "scanning afresh" in caplog.text
+    assert app.session.stats["scans"] == 1 and app.runner.recorded > 0
+    assert json.loads((tmp_path / "state" / SCAN_FILE).read_text())["scan"]["pan_id"] == 0x8257
+
+
+def test_meter_moved_channel_cached_join_fails_then_scan(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    first = virtual_app(tmp_path, START)
+    first.run(until=START + 300)
+    path = tmp_path / "state" / SCAN_FILE
+    data = json.loads(path.read_text())
+    data["scan"]["channel"] = 0x21  # the meter was on another channel when the cache was written
+    path.write_text(json.dumps(data))
+    clock = first.simulation.clock
+    fresh = build_simulation(clock, "bp35a1", record_sent=True)
+    second = virtual_app(tmp_path, clock.time(), simulation=fresh)
+    second.run(until=clock.time() + 900)
+    assert "join with the cached meter (channel 33) failed; scanning afresh" in caplog.text
+    assert len(fresh.commands(b"SKSCAN")) >= 1 and len(fresh.commands(b"SKJOIN")) == 2
+    assert second.runner.recorded > 0
+    assert json.loads(path.read_text())["scan"]["channel"] == 0x3B
+
+
+def test_heartbeat_fresh_while_reading_stale_when_meter_silent(tmp_path, capsys):
+    silence_at = START + 1800
+    app = virtual_app(
+        tmp_path, START, dongle=DongleConfig(faults=FaultPlan(scripted=[Fault(silence_at, "silence", 900)]))
+    )
+    hb = tmp_path / "state" / "heartbeat"
+    clock = app.runner.clock
+    ok, msg = check(hb, clock.time())
+    assert not ok and "no heartbeat file" in msg
+    seen = []
+    for t in range(int(START) + 600, int(silence_at + 1500), 60):
+        while clock.time() < t:
+            app.runner._once(t)
+        seen.append((t, check(hb, clock.time())[0]))
+    healthy_before = [ok for t, ok in seen if t < silence_at]
+    assert all(healthy_before)
+    stale = [t for t, ok in seen if not ok]
+    assert stale and min(stale) > silence_at and max(stale) < silence_at + 1500
+    assert seen[-1][1]  # fresh again once readings flow after the silence
+    assert health_main([str(hb)]) == 1  # real time is far from the virtual clock: stale
+    assert "stale" in capsys.readouterr().out
