@@ -33,7 +33,7 @@ def test_config_error_exit_code_2_one_line_naming_the_key(tmp_path, yaml_text, k
     bad.write_text(yaml_text)
     proc = subprocess.run(
         [sys.executable, "-m", "logger", "run", "--config", str(bad), "--simulate"],
-        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -45,7 +45,7 @@ def test_config_error_exit_code_2_one_line_naming_the_key(tmp_path, yaml_text, k
 def test_missing_credentials_without_simulate_exit_code_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "logger", "run", "--env-file", str(tmp_path / "none.env")],
-        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
