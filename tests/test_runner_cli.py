@@ -67,7 +67,7 @@ def test_run_simulate_from_a_fresh_directory_then_sigterm(tmp_path):
                 found = found or any(",E7," in line for line in f.read_text().splitlines())
         assert found, "no E7 row within the bound"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
