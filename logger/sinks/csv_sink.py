@@ -4,7 +4,8 @@
   every row goes to the file of its own date (a backfilled 23:30 row of yesterday goes
   to yesterday's file).
 * Rows are written whole with one ``os.write`` per batch; if a write fails part-way the
-  file is truncated back to its last complete row. A file found ending in a partial line
+  file is truncated back to its last complete row (if even that fails, the file is closed
+  and cut back to that size when it is reopened, before the queued rows are retried). A file found ending in a partial line
   (a crash) is truncated back to its last newline when opened (logged with the byte count).
 * Meter-timestamped readings (EA, EB, E2, E4, EC, EE, D0: backfill may fetch them twice)
   are written once per file: their keys are kept per open file (read back when a file
@@ -56,13 +57,19 @@ class _Writer:
 
 
 class _OpenFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, good_size: int | None = None) -> None:
         self.path = path
+        #: set when a failed write could not be undone: the file must be reopened (and cut back)
+        self.broken = False
         existed = path.exists()
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
         try:
             if not existed:
                 os.fchmod(self.fd, FILE_MODE)
+            if good_size is not None and os.fstat(self.fd).st_size > good_size:
+                # rows of a failed batch that got out before the error: they are still queued
+                os.ftruncate(self.fd, good_size)
+                log.warning("%s: removed the part of a failed write that could not be undone before", path)
             self.size = _repair(self.fd, path)
             self.keys = _read_keys(path) if self.size else set()
         except BaseException:
@@ -80,7 +87,9 @@ class _OpenFile:
             try:
                 os.ftruncate(self.fd, self.size)
             except OSError:
-                log.error("could not truncate %s back to %d bytes after a failed write", self.path, self.size)
+                self.broken = True
+                log.error("could not truncate %s back to %d bytes after a failed write; retrying on reopen",
+                          self.path, self.size)
             raise
         self.size += len(data)
 
@@ -126,6 +135,8 @@ class CsvSink:
         self._pending: deque[Reading] = deque()
         self._dropped = 0
         self._failing = False
+        #: files whose failed write could not be undone -> their last good size
+        self._cut_back: dict[Path, int] = {}
         self._writer = _Writer()
 
     @property
@@ -202,6 +213,10 @@ class CsvSink:
                 if rows or f.size == 0:
                     f.append(data)
             except OSError as exc:
+                if f.broken:
+                    self._cut_back[path] = f.size
+                    self._files.pop(path, None)
+                    f.close()
                 self._fail(exc)
                 return
             f.keys.update(new_keys)
@@ -225,7 +240,8 @@ class CsvSink:
         if not self.directory.is_dir():
             self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             os.chmod(self.directory, DIR_MODE)
-        f = _OpenFile(path)
+        f = _OpenFile(path, self._cut_back.get(path))
+        self._cut_back.pop(path, None)
         self._files[path] = f
         while len(self._files) > MAX_OPEN:
             _, old = self._files.popitem(last=False)

@@ -16,6 +16,11 @@ Failures:
   valid ones of the batch): logged with InfluxDB's message and the batch is committed -
   sending it again could never succeed and would block all later points.
 
+When the spool itself cannot be written (disk full, read-only, permissions) the points
+wait in memory, at most :data:`MEMORY_LIMIT` lines (oldest dropped beyond that, with a
+loud count), the error is logged once, and they are spooled in order as soon as an
+append works again (next ``write`` or ``pump``). ``write`` never raises for that.
+
 Re-delivering after a crash (sent, not yet committed) is harmless: a point with the
 same measurement, tags and timestamp overwrites the earlier one.
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 300.0
 MAX_BATCHES_PER_PUMP = 20
+#: Lines kept in memory while the spool cannot be written.
+MEMORY_LIMIT = 50_000
 _CONFIG_STATUSES = (401, 403, 404)
 _REJECTED_STATUSES = (400, 422)
 
@@ -111,18 +119,54 @@ class InfluxSink:
         self._next_attempt = 0.0
         self._backoff = 0.0
         self._failing: str | None = None
+        self._unspooled: deque[str] = deque()
+        self._unspooled_dropped = 0
+        self._spool_failing = False
 
     @property
     def pending_bytes(self) -> int:
         return self._spool.pending_bytes
 
+    @property
+    def unspooled(self) -> int:
+        """Lines waiting in memory because the spool could not be written."""
+        return len(self._unspooled)
+
     def write(self, readings: Iterable[Reading]) -> None:
+        """Spool the readings (durably); if the spool cannot be written, keep them in memory."""
         lines = [to_line(r) for r in readings]
-        self._spool.append(lines)
+        self._unspooled.extend(lines)
+        over = len(self._unspooled) - MEMORY_LIMIT
+        if over > 0:
+            for _ in range(over):
+                self._unspooled.popleft()
+            self._unspooled_dropped += over
+            log.error("InfluxDB: %d points dropped so far (the in-memory queue holds %d while the spool %s "
+                      "cannot be written)", self._unspooled_dropped, MEMORY_LIMIT, self._spool.directory)
+        self._spool_waiting()
+
+    def _spool_waiting(self) -> None:
+        if not self._unspooled:
+            return
+        lines = list(self._unspooled)
+        try:
+            self._spool.append(lines)
+        except OSError as exc:
+            if not self._spool_failing:
+                self._spool_failing = True
+                log.error("InfluxDB: cannot write the spool in %s: %s; keeping up to %d points in memory until "
+                          "it works again (check free space and permissions)", self._spool.directory,
+                          exc.strerror or exc, MEMORY_LIMIT)
+            return
+        self._unspooled.clear()
         self._appended += len(lines)
+        if self._spool_failing:
+            self._spool_failing = False
+            log.warning("InfluxDB: the spool in %s can be written again", self._spool.directory)
 
     def pump(self, now: float) -> None:
         """Send what is due at ``now``; never raises for InfluxDB trouble (it is logged)."""
+        self._spool_waiting()
         if self._spool.pending_bytes == 0:
             self._appended = 0
             self._last_flush = now
@@ -145,6 +189,10 @@ class InfluxSink:
         """Try to deliver what is spooled for up to ``timeout`` seconds, then close (the rest stays spooled)."""
         deadline = self._clock.time() + timeout
         self._next_attempt = 0.0
+        self._spool_waiting()
+        if self._unspooled:
+            log.error("InfluxDB: %d points could not be spooled in %s before closing (the CSV files have them; "
+                      "`smartmeter-logger import` can load them)", len(self._unspooled), self._spool.directory)
         while self._spool.pending_bytes and self._clock.time() < deadline:
             batch = self._spool.peek(self._batch_size)
             if not batch.lines or not self._send(batch.lines, self._clock.time()):
