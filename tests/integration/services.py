@@ -224,7 +224,7 @@ class InfluxD:
 
     def count(self, bucket: str, extra_filter: str = "true") -> int:
         rows = self.query(
-            f'from(bucket: "{bucket}") |> range(start: 0) '
+            f'from(bucket: "{bucket}") |> range(start: 0, stop: 2100-01-01T00:00:00Z) '
             f'|> filter(fn: (r) => r._measurement == "smartmeter" and ({extra_filter})) '
             '|> group() |> count()'
         )

@@ -71,7 +71,7 @@ STANDARD_COLUMNS = {"result", "table", "_start", "_stop", "_time", "_value", "_f
 
 
 def influx_points(influxdb: InfluxD, bucket: str) -> list[tuple[datetime, str, str, str, float]]:
-    records = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0)')
+    records = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0, stop: 2100-01-01T00:00:00Z)')
     out = []
     for r in records:
         assert r["_measurement"] == "smartmeter"
@@ -105,9 +105,9 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_rows_across_midnight_arrive_exactly(influxdb, bucket, dirs, telegraf_factory):
     data, state = dirs
-    rows = readings(datetime(2026, 11, 21, 23, 20, tzinfo=JST), 70)  # 23:20 .. 00:29 JST
+    rows = readings(datetime(2026, 10, 21, 23, 20, tzinfo=JST), 70)  # 23:20 .. 00:29 JST
     write_csv(data, rows)
-    assert sorted(p.name for p in data.iterdir()) == ["20261121-smartmeter.csv", "20261122-smartmeter.csv"]
+    assert sorted(p.name for p in data.iterdir()) == ["20261021-smartmeter.csv", "20261022-smartmeter.csv"]
     expected = csv_points(data)
     assert len(expected) == len(rows)
 
@@ -124,21 +124,21 @@ def test_rows_across_midnight_arrive_exactly(influxdb, bucket, dirs, telegraf_fa
     series = influxdb.query(
         f'import "influxdata/influxdb/schema"\nschema.tagKeys(bucket: "{bucket}", start: 0)'
     )
-    assert {r["_value"] for r in series} == {"_measurement", "_field", "unitid", "epc", "dataid"}
+    assert {r["_value"] for r in series} - {"_start", "_stop"} == {"_measurement", "_field", "unitid", "epc", "dataid"}
     assert tg.stop() == 0
 
 
 def test_new_daily_file_while_running_is_read_from_its_first_row(influxdb, bucket, dirs, telegraf_factory):
     data, state = dirs
-    first = readings(datetime(2026, 11, 22, 23, 50, tzinfo=JST), 10)
+    first = readings(datetime(2026, 10, 22, 23, 50, tzinfo=JST), 10)
     write_csv(data, first)
     tg = telegraf_factory(bucket, data, state)
     tg.start()
     assert wait_count(influxdb, bucket, len(first), tg) == len(first)
     # midnight: the logger creates tomorrow's file (header + rows) while Telegraf runs
-    second = readings(datetime(2026, 11, 23, 0, 0, tzinfo=JST), 5, energy0=Decimal("3880"))
+    second = readings(datetime(2026, 10, 23, 0, 0, tzinfo=JST), 5, energy0=Decimal("3880"))
     write_csv(data, second)
-    assert (data / "20261123-smartmeter.csv").exists()
+    assert (data / "20261023-smartmeter.csv").exists()
     total = len(first) + len(second)
     assert wait_count(influxdb, bucket, total, tg) == total
     assert set(influx_points(influxdb, bucket)) == csv_points(data)
@@ -146,7 +146,7 @@ def test_new_daily_file_while_running_is_read_from_its_first_row(influxdb, bucke
 
 def test_restart_mid_day_loses_nothing_and_resends_nothing(influxdb, bucket, dirs, telegraf_factory):
     data, state = dirs
-    day = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
+    day = datetime(2026, 10, 24, 10, 0, tzinfo=JST)
     part1 = readings(day, 20)
     write_csv(data, part1)
     tg = telegraf_factory(bucket, data, state)
@@ -178,7 +178,7 @@ def test_restart_mid_day_loses_nothing_and_resends_nothing(influxdb, bucket, dir
 
 def test_influxdb_outage_is_bridged_by_telegraf_buffer(influxdb, bucket, dirs, telegraf_factory):
     data, state = dirs
-    day = datetime(2026, 11, 25, 23, 40, tzinfo=JST)
+    day = datetime(2026, 10, 25, 23, 40, tzinfo=JST)
     before = readings(day, 10)
     write_csv(data, before)
     tg = telegraf_factory(bucket, data, state)
@@ -203,14 +203,14 @@ def test_rereading_identical_rows_does_not_double_count(influxdb, bucket, dirs, 
     """A re-read (lost statefile, changed [[inputs.tail]] table) re-sends every row: InfluxDB keeps
     one point per series and time, so nothing is counted twice."""
     data, state = dirs
-    rows = readings(datetime(2026, 11, 26, 12, 0, tzinfo=JST), 15)
+    rows = readings(datetime(2026, 10, 26, 12, 0, tzinfo=JST), 15)
     write_csv(data, rows)
     tg = telegraf_factory(bucket, data, state)
     tg.start()
     assert wait_count(influxdb, bucket, len(rows), tg) == len(rows)
     assert tg.stop() == 0
     (state / "telegraf.state").unlink()  # offsets lost: Telegraf reads the file again from line 1
-    extra = readings(datetime(2026, 11, 26, 12, 15, tzinfo=JST), 2, energy0=Decimal("3872.4"))
+    extra = readings(datetime(2026, 10, 26, 12, 15, tzinfo=JST), 2, energy0=Decimal("3872.4"))
     write_csv(data, extra)  # after the old rows: once these arrive, the re-read rows were sent too
     tg2 = telegraf_factory(bucket, data, state, name="telegraf-2")
     tg2.start()
@@ -219,7 +219,7 @@ def test_rereading_identical_rows_does_not_double_count(influxdb, bucket, dirs, 
     assert set(influx_points(influxdb, bucket)) == csv_points(data)
     e0 = [r.value for r in rows + extra if r.epc == "E0"]
     used = influxdb.query(
-        f'from(bucket: "{bucket}") |> range(start: 0) |> filter(fn: (r) => r.epc == "E0") '
+        f'from(bucket: "{bucket}") |> range(start: 0, stop: 2100-01-01T00:00:00Z) |> filter(fn: (r) => r.epc == "E0") '
         '|> difference(nonNegative: true) |> sum()'
     )
     assert Decimal(str(used[0]["_value"])).quantize(Decimal("0.1")) == e0[-1] - e0[0]
@@ -229,7 +229,7 @@ def test_rereading_identical_rows_does_not_double_count(influxdb, bucket, dirs, 
 def test_token_without_write_permission_is_reported(influxdb, bucket, dirs, telegraf_factory):
     """The troubleshooting entry in docs/deploy.md quotes this error."""
     data, state = dirs
-    write_csv(data, readings(datetime(2026, 11, 27, 8, 0, tzinfo=JST), 3))
+    write_csv(data, readings(datetime(2026, 10, 27, 8, 0, tzinfo=JST), 3))
     read_only = influxdb.create_token("read only", [("read", bucket)])
     tg = telegraf_factory(bucket, data, state, token=read_only)
     tg.start()
