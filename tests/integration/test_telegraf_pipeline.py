@@ -227,7 +227,7 @@ def test_rereading_identical_rows_does_not_double_count(influxdb, bucket, dirs, 
 
 
 def test_token_without_write_permission_is_reported(influxdb, bucket, dirs, telegraf_factory):
-    """The troubleshooting entry in docs/deploy.md quotes this error."""
+    """The troubleshooting entries in docs/deploy.md quote these errors."""
     data, state = dirs
     write_csv(data, readings(datetime(2026, 10, 27, 8, 0, tzinfo=JST), 3))
     read_only = influxdb.create_token("read only", [("read", bucket)])
@@ -235,6 +235,15 @@ def test_token_without_write_permission_is_reported(influxdb, bucket, dirs, tele
     tg.start()
     assert wait_until(lambda: "E! [outputs.influxdb_v2]" in tg.log(), timeout=WAIT), tg.log()[-2000:]
     log = tg.log()
-    assert "401" in log or "403" in log or "unauthorized" in log.lower(), log[-2000:]
+    assert "(403 Forbidden): forbidden: insufficient permissions for write" in log, log[-2000:]
     assert read_only not in log  # the token never appears in Telegraf's log
+    assert tg.stop() == 0
+    # a token InfluxDB does not know at all
+    bogus = "not-a-token-" + "x" * 40
+    tg2 = telegraf_factory(bucket, data, tmp := state.parent / "state-2", token=bogus, name="telegraf-2")
+    tmp.mkdir()
+    tg2.start()
+    assert wait_until(lambda: "E! [outputs.influxdb_v2]" in tg2.log(), timeout=WAIT), tg2.log()[-2000:]
+    assert "(401 Unauthorized): unauthorized: unauthorized access" in tg2.log(), tg2.log()[-2000:]
+    assert bogus not in tg2.log()
     assert influxdb.count(bucket) == 0
