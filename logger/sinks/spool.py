@@ -43,10 +43,25 @@ class Batch:
     end: Position  # commit this after the lines were accepted
 
 
+def _makedirs(directory: Path, mode: int = 0o750) -> None:
+    """``mkdir -p`` where every directory created (parents too, e.g. the state directory) gets ``mode``."""
+    missing = []
+    probe = directory
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:
+            continue
+        os.chmod(d, mode)  # mkdir's mode is reduced by the umask
+
+
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], segment_bytes: int = SEGMENT_BYTES) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        _makedirs(self.directory)
         self._segment_bytes = segment_bytes
         self._committed = self._read_committed()
         segments = self._segments()
