@@ -14,7 +14,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from services import REPO
+from services import REPO, ServiceError
 
 from logger.commands.importer import RowConverter
 from logger.readings import Reading
@@ -79,9 +79,16 @@ def force_run(influxdb, task_id: str, scheduled: datetime) -> dict:
     run = influxdb.api("POST", f"/api/v2/tasks/{task_id}/runs",
                        {"scheduledFor": scheduled.astimezone(UTC).isoformat().replace("+00:00", "Z")})
     deadline = time.monotonic() + 60
-    while True:
-        state = influxdb.api("GET", f"/api/v2/tasks/{task_id}/runs/{run['id']}")
-        if state["status"] in ("success", "failed", "canceled") or time.monotonic() > deadline:
+    state = {"status": "not found"}
+    while time.monotonic() < deadline:
+        try:
+            state = influxdb.api("GET", f"/api/v2/tasks/{task_id}/runs/{run['id']}")
+        except ServiceError as exc:
+            # between leaving the manual-run queue and landing in the run log, a run is briefly 404
+            if "HTTP 404" not in str(exc):
+                raise
+            state = {"status": "not found"}
+        if state["status"] in ("success", "failed", "canceled"):
             break
         time.sleep(0.2)
     if state["status"] != "success":
