@@ -219,3 +219,22 @@ def test_data_directory_replaced_by_a_file(tmp_path, caplog):
     assert [r[4] for r in rows] == ["0", "1", "2", "3", "4"]
     assert os.stat(data).st_mode & 0o777 == csv_sink.DIR_MODE
     assert os.stat(data / "20261122.csv").st_mode & 0o777 == csv_sink.FILE_MODE
+
+
+def test_data_directory_removed_while_a_file_is_open(tmp_path):
+    """rm -rf of the data directory while running: later rows are not written into the unlinked file."""
+    import shutil
+
+    data = tmp_path / "data"
+    sink = CsvSink(data, "%Y%m%d.csv", TZ)
+    t0 = datetime(2026, 11, 22, 10, 0, tzinfo=TZ)
+    sink.write([Reading(t0, "smartmeter", "E7", "", Decimal(1))])
+    shutil.rmtree(data)
+    data.write_text("in the way")  # and something else took its place
+    sink.write([Reading(t0 + timedelta(seconds=1), "smartmeter", "E7", "", Decimal(2))])
+    assert sink.pending == 1  # kept, not written into the deleted file
+    data.unlink()
+    sink.flush()
+    assert sink.pending == 0
+    sink.close()
+    assert [r[4] for r in _rows(data / "20261122.csv")] == ["2"]  # a new file, with its header

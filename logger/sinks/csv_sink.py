@@ -235,8 +235,13 @@ class CsvSink:
     def _open(self, path: Path) -> _OpenFile:
         f = self._files.get(path)
         if f is not None:
-            self._files.move_to_end(path)
-            return f
+            if os.fstat(f.fd).st_nlink > 0:
+                self._files.move_to_end(path)
+                return f
+            # the file (or its directory) was removed under us: writing on would lose the rows
+            log.error("CSV: %s was removed while open; starting it again", path)
+            del self._files[path]
+            f.close()
         if not self.directory.is_dir():
             self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             os.chmod(self.directory, DIR_MODE)
