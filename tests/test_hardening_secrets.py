@@ -37,10 +37,19 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _windows(secret: str, size: int) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+#: not even a part: 6-character windows of the password and the token, 16 of the (hex-like) ID
+PARTS = [*_windows(PASSWORD, 6), *_windows(TOKEN, 6), *_windows(RBID, 16)]
+
+
 def _leaks(text: str | bytes) -> list[str]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     found = [s for s in SECRETS if s in text]
+    found += [p for p in PARTS if p in text]
     # also the hex form the dongle dialogue could carry (SKSETPWD takes ASCII, but be thorough)
     found += [s for s in SECRETS if s.encode().hex().upper() in text.upper()]
     return found
@@ -117,32 +126,8 @@ def test_logger_directories_are_not_world_accessible(simulated_run):
         assert os.stat(d).st_mode & 0o007 == 0, f"{d} mode {oct(os.stat(d).st_mode)}"
 
 
-def test_doctor_against_simulated_dongle_leaks_nothing(tmp_path):
-    """``doctor --show-config --join --debug`` over TCP to the simulator holding the same credentials."""
-    sim = subprocess.Popen([sys.executable, "-m", "logger", "simulate", "--listen", "127.0.0.1:0", "--rbid", RBID,
-                            "--password", PASSWORD], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert sim.stdout is not None
-        url = ""
-        deadline = time.monotonic() + 30
-        while not url and time.monotonic() < deadline:
-            line = sim.stdout.readline()
-            m = re.search(r"socket://[0-9.]+:\d+", line)
-            url = m.group(0) if m else ""
-        assert url, "simulator printed no socket URL"
-        env = _env(BROUTE_ID=RBID, BROUTE_PASSWORD=PASSWORD, SERIAL_PORT=url, INFLUXDB_TOKEN=TOKEN,
-                   INFLUXDB_URL="http://127.0.0.1:9", INFLUXDB_ORG="home", INFLUXDB_BUCKET="b")
-        proc = subprocess.run([sys.executable, "-m", "logger", "doctor", "--show-config", "--join", "--debug",
-                               "--influxdb", "--timeout", "1"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=180, check=False)
-    finally:
-        sim.terminate()
-        sim.wait(10)
-    output = proc.stdout + proc.stderr
-    assert "broute" in output and "********" in output, output[-3000:]  # the config was shown, masked
-    assert re.search(r"join|PANA", output, re.IGNORECASE), output[-3000:]
-    _assert_no_leak("doctor output", output)
+# doctor (--show-config --join --debug --influxdb with these three secrets against the simulator):
+# tests/test_doctor_cli.py::test_secrets_never_printed already checks every window of each secret.
 
 
 def test_replay_masks_credentials_in_a_transcript(tmp_path):
