@@ -1,0 +1,289 @@
+"""Benchmark 4: memory and CPU of ``smartmeter-logger run`` in real time, plus import cost.
+
+Configurations, run side by side (each its own processes, own data dirs), default schedule
+(E7 every 10 s, E8 60 s, E0/E3 300 s, context hourly), CSV sink on:
+
+  inproc   ``smartmeter-logger run --simulate``: logger + in-process simulator (one process)
+  outproc  ``smartmeter-logger simulate --listen 127.0.0.1:PORT`` in its own process and
+           ``smartmeter-logger run`` with SERIAL_PORT=socket://127.0.0.1:PORT: the logger alone
+  influx   as outproc, with the InfluxDB sink on (real influxd from scripts/test-services.sh)
+
+Sampled every 2 s from /proc/PID/status (VmHWM = peak RSS, VmRSS) and /proc/PID/stat
+(utime + stime). CPU share = CPU seconds / wall seconds (of one core), per 60 s window after
+the first 60 s (startup) and over the whole run.
+
+Also: ``python -X importtime -c "import logger.cli"`` (cumulative import time of the CLI) and
+the RSS of a process that has imported the CLI, against a bare interpreter.
+
+Usage: python bench/footprint.py [--seconds 600] [--configs inproc,outproc,influx] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, Row, fmt, start_influxd, summary, verdict, write_result
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PY = sys.executable
+
+
+def cli() -> list[str]:
+    exe = shutil.which("smartmeter-logger")
+    return [exe] if exe else [PY, "-m", "logger"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_sample(pid: int) -> dict | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    out = {}
+    for key in ("VmHWM", "VmRSS"):
+        m = re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE)
+        out[key] = int(m.group(1)) if m else 0
+    fields = stat.rsplit(")", 1)[1].split()
+    out["cpu_s"] = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    out["t"] = time.monotonic()
+    return out
+
+
+class Config:
+    def __init__(self, name: str, root: Path, influx=None) -> None:
+        self.name = name
+        self.root = root
+        self.influx = influx
+        self.sim: subprocess.Popen | None = None
+        self.logger: subprocess.Popen | None = None
+        self.samples: list[dict] = []
+        self.sim_samples: list[dict] = []
+        self.rc: int | None = None
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root), "LANG": "C.UTF-8",
+               "CSV_DIR": str(self.root / "data"), "STATE_DIR": str(self.root / "state")}
+        args = cli() + ["run"]
+        if self.name == "inproc":
+            args.append("--simulate")
+        else:
+            port = free_port()
+            self.sim = subprocess.Popen(cli() + ["simulate", "--listen", f"127.0.0.1:{port}"], cwd=self.root,
+                                        stdout=subprocess.PIPE, stderr=open(self.root / "sim.log", "wb"), env=env)  # noqa: SIM115
+            line = self.sim.stdout.readline().decode().strip()
+            from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
+
+            env.update({"SERIAL_PORT": line, "BROUTE_ID": DEMO_RBID, "BROUTE_PASSWORD": DEMO_PASSWORD})
+        if self.influx is not None:
+            url, token, org, bucket = self.influx
+            env.update({"INFLUXDB_ENABLED": "true", "INFLUXDB_URL": url, "INFLUXDB_TOKEN": token,
+                        "INFLUXDB_ORG": org, "INFLUXDB_BUCKET": bucket})
+        self.logger = subprocess.Popen(args, cwd=self.root, env=env, stdout=subprocess.DEVNULL,
+                                       stderr=open(self.root / "logger.log", "wb"))  # noqa: SIM115
+
+    def sample(self) -> None:
+        if self.logger and self.logger.poll() is None:
+            s = proc_sample(self.logger.pid)
+            if s:
+                self.samples.append(s)
+        if self.sim and self.sim.poll() is None:
+            s = proc_sample(self.sim.pid)
+            if s:
+                self.sim_samples.append(s)
+
+    def stop(self) -> None:
+        if self.logger:
+            self.logger.send_signal(signal.SIGTERM)
+            try:
+                self.rc = self.logger.wait(30)
+            except subprocess.TimeoutExpired:
+                self.logger.kill()
+                self.rc = self.logger.wait()
+        if self.sim:
+            self.sim.send_signal(signal.SIGTERM)
+            try:
+                self.sim.wait(10)
+            except subprocess.TimeoutExpired:
+                self.sim.kill()
+
+    def e7_rows(self) -> int:
+        n = 0
+        for f in (self.root / "data").glob("*.csv"):
+            n += sum(1 for line in f.read_text().splitlines() if ",E7," in line)
+        return n
+
+
+def cpu_stats(samples: list[dict], skip_s: float = 60.0, window_s: float = 60.0) -> dict:
+    if len(samples) < 2:
+        return {}
+    t0 = samples[0]["t"]
+    steady = [s for s in samples if s["t"] - t0 >= skip_s]
+    windows = []
+    i = 0
+    while steady and i < len(steady):
+        j = i
+        while j < len(steady) and steady[j]["t"] - steady[i]["t"] < window_s:
+            j += 1
+        if j >= len(steady):
+            break
+        a, b = steady[i], steady[j]
+        windows.append((b["cpu_s"] - a["cpu_s"]) / (b["t"] - a["t"]) * 100)
+        i = j
+    total = (samples[-1]["cpu_s"] - samples[0]["cpu_s"]) / (samples[-1]["t"] - samples[0]["t"]) * 100
+    steady_total = None
+    if len(steady) >= 2:
+        steady_total = (steady[-1]["cpu_s"] - steady[0]["cpu_s"]) / (steady[-1]["t"] - steady[0]["t"]) * 100
+    return {"windows_pct": windows, "window_summary": summary(windows), "whole_run_pct": total,
+            "steady_pct": steady_total, "cpu_s_total": samples[-1]["cpu_s"]}
+
+
+def import_cost(repeats: int = 7) -> dict:
+    times, rss, hwm, bare = [], [], [], []
+    code_rss = ("import re,pathlib;import logger.cli;s=pathlib.Path('/proc/self/status').read_text();"
+                "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1),re.search(r'VmHWM:\\s+(\\d+)',s).group(1))")
+    code_bare = ("import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();"
+                 "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))")
+    for _ in range(repeats):
+        r = subprocess.run([PY, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True,
+                           cwd=REPO, check=False)
+        for line in r.stderr.splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) == 3 and parts[2] == "logger.cli":
+                times.append(int(parts[1]) / 1000.0)
+        out = subprocess.run([PY, "-c", code_rss], capture_output=True, text=True, cwd=REPO, check=False).stdout.split()
+        rss.append(int(out[0]) / 1024)
+        hwm.append(int(out[1]) / 1024)
+        bare.append(int(subprocess.run([PY, "-c", code_bare], capture_output=True, text=True, check=False).stdout) / 1024)
+    # what the CLI pulls in at import (third-party heavy modules would show here)
+    r = subprocess.run([PY, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True, cwd=REPO, check=False)
+    heavy = []
+    for line in r.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[1].isdigit() and not parts[2].startswith(" "):
+            heavy.append((int(parts[1]) / 1000.0, parts[2]))
+    heavy.sort(reverse=True)
+    return {"import_ms": summary(times), "rss_mb": summary(rss), "hwm_mb": summary(hwm), "bare_rss_mb": summary(bare),
+            "top_cumulative_ms": heavy[:8]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--configs", default="inproc,outproc,influx")
+    ap.add_argument("--out", default="bench/out/footprint.json")
+    args = ap.parse_args()
+    names = [c for c in args.configs.split(",") if c]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
+    influx_server = None
+    details: dict = {"seconds": args.seconds, "configs": {}}
+    rows: list[Row] = []
+    cmd = f"python bench/footprint.py --seconds {args.seconds:.0f} --configs {','.join(names)}"
+    try:
+        influx = None
+        if "influx" in names:
+            try:
+                influx_server = start_influxd(tmp / "influxd")
+                influx = (influx_server.url, influx_server.token, influx_server.org, influx_server.bucket)
+            except Exception as exc:  # noqa: BLE001 - reported in the doc
+                details["influx_error"] = str(exc)
+                names.remove("influx")
+        configs = [Config(n, tmp / n, influx if n == "influx" else None) for n in names]
+        for c in configs:
+            c.start()
+        end = time.monotonic() + args.seconds
+        while time.monotonic() < end:
+            for c in configs:
+                c.sample()
+            time.sleep(2.0)
+        for c in configs:
+            c.sample()
+            c.stop()
+        skip, window = min(60.0, args.seconds * 0.2), min(60.0, args.seconds / 5)
+        details["steady_after_s"], details["window_s"] = skip, window
+        for c in configs:
+            hwm = max((s["VmHWM"] for s in c.samples), default=0) / 1024
+            rss = [s["VmRSS"] / 1024 for s in c.samples]
+            d = {"peak_rss_mb": hwm, "rss_mb": summary(rss), "cpu": cpu_stats(c.samples, skip, window), "exit_code": c.rc,
+                 "e7_rows": c.e7_rows(), "sim_peak_rss_mb": max((s["VmHWM"] for s in c.sim_samples), default=0) / 1024,
+                 "sim_cpu": cpu_stats(c.sim_samples, skip, window) if c.sim_samples else None,
+                 "log_tail": (c.root / "logger.log").read_text(errors="replace").splitlines()[-5:]}
+            details["configs"][c.name] = d
+        imp = import_cost()
+        details["import"] = imp
+    finally:
+        if influx_server is not None:
+            influx_server.stop()
+    expected_e7 = int(args.seconds // 10)
+    labels = {
+        "inproc": "`run --simulate` (logger + in-process simulator)",
+        "outproc": "`run` alone, simulator in another process (socket://)",
+        "influx": "`run` alone + InfluxDB sink (real influxd)",
+    }
+    for name, d in details["configs"].items():
+        rss_target = 45.0 if name == "influx" else 20.0
+        steady = d["cpu"].get("steady_pct")
+        ws = d["cpu"].get("window_summary", {})
+        rows.append(Row(
+            f"4. Peak RSS (VmHWM), {labels[name]}",
+            f"≤ {rss_target:.0f} MB" + (" (established logger: 14 MB)" if name != "influx" else ""),
+            f"{d['peak_rss_mb']:.1f} MB (VmRSS {fmt(d['rss_mb'], 'MB', 1)}); {d['e7_rows']} E7 rows in "
+            f"{args.seconds:.0f} s (expected ≈ {expected_e7}), exit code {d['exit_code']}",
+            verdict(d["peak_rss_mb"] <= rss_target),
+            cmd,
+        ))
+        if name in ("inproc", "outproc"):
+            rows.append(Row(
+                f"4. CPU share of one core, {labels[name]}",
+                "≤ 0.2 %" if name == "outproc" else "info (includes the simulator)",
+                f"{(steady or 0):.3f} % after the first {details['steady_after_s']:.0f} s; per-window {fmt(ws, '%', 3)}; "
+                f"whole run incl. startup {d['cpu']['whole_run_pct']:.3f} %"
+                + (f"; the simulator process alone: {d['sim_cpu']['steady_pct']:.3f} %, "
+                   f"{d['sim_peak_rss_mb']:.1f} MB" if d.get("sim_cpu") else ""),
+                verdict(steady is not None and steady <= 0.2) if name == "outproc" else "info",
+                cmd,
+            ))
+        if name == "influx":
+            rows.append(Row(
+                f"4. CPU share of one core, {labels[name]}", "info",
+                f"{(steady or 0):.3f} % after the first {details['steady_after_s']:.0f} s; per-window {fmt(ws, '%', 3)}",
+                "info", cmd))
+    if "influx_error" in details:
+        rows.append(Row("4. Peak RSS with the InfluxDB sink", "≤ 45 MB", f"not measured: {details['influx_error']}",
+                        "MISSED", cmd))
+    imp = details["import"]
+    rows.append(Row(
+        "4. CLI import: `python -X importtime -c 'import logger.cli'`",
+        "info",
+        f"{fmt(imp['import_ms'], 'ms', 1)} cumulative; RSS after import {fmt(imp['rss_mb'], 'MB', 1)} "
+        f"(bare interpreter {fmt(imp['bare_rss_mb'], 'MB', 1)})",
+        "info",
+        "python bench/footprint.py (import part); python -X importtime -c 'import logger.cli'",
+    ))
+    write_result(args.out, "footprint", rows, details)
+    for r in rows:
+        print(f"{r.measure}: {r.result} [{r.verdict}]")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
