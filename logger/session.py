@@ -205,7 +205,7 @@ class Session:
         self._recover_round = 0  # recoveries since the last answered poll
         self._batch = config.max_epcs_per_get  # learnt: the meter may answer fewer EPCs per Get
         self._batch_failures: dict[int, int] = {}
-        self._recorded_slots: set[float] = set()
+        self._recorded_slots: set[float] = set(self.state.recorded)
         self._slot_attempts: dict[float, int] = {}
         self._backfill_due = 0.0
         self._context_seen: set[int] = set()
@@ -754,8 +754,8 @@ class Session:
         changed = False
         while cur + backfill.SLOT_SECONDS <= newest:
             nxt = cur + backfill.SLOT_SECONDS
-            if nxt in self._recorded_slots:
-                pass
+            if nxt in self._recorded_slots or not self.cfg.backfill:
+                pass  # without backfill a missed slot stays missed: do not wait for it
             elif self._slot_attempts.get(nxt, 0) >= 3:
                 log.warning("half-hour slot %s is not in the meter's history; giving up on it",
                             datetime.fromtimestamp(nxt, tz).isoformat())
@@ -862,15 +862,22 @@ class Session:
                 if r.epc == "EA":
                     self._recorded_slots.add(ts)
             readings.append(r)
+        new_slots = len(self._recorded_slots) > len(before)
         if readings:
             self.stats["readings"] += len(readings)
             if frame.esv in (ESV.GET_RES, ESV.GET_SNA) and any(p.epc in (0xE2, 0xEC) for p in frame.props):
                 self.stats["backfilled"] += sum(1 for r in readings if r.epc in ("EA", "EB"))
             self._actions.append(Record(tuple(readings)))
+            frontier_before = self.state.last_slot
             self._advance_frontier()
+            if new_slots and self.state.last_slot == frontier_before:
+                self._save()  # a slot beyond a hole: remember it across restarts
 
     def _save(self) -> None:
-        self._actions.append(SaveState(SessionState(self.state.scan, self.state.last_slot)))
+        last = self.state.last_slot
+        beyond = tuple(sorted(s for s in self._recorded_slots if last is None or s > last))
+        self.state.recorded = beyond
+        self._actions.append(SaveState(SessionState(self.state.scan, last, beyond)))
 
     def _next_tid(self) -> int:
         self._tid = (self._tid + 1) & 0xFFFF

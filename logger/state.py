@@ -36,11 +36,19 @@ class ScanResult:
 @dataclass(slots=True)
 class SessionState:
     scan: ScanResult | None = None
-    #: POSIX time of the newest half-hour cumulative slot recorded (EA/EB or backfill).
+    #: POSIX time of the newest half-hour slot up to which every slot is recorded (or given up).
     last_slot: float | None = None
+    #: Slots recorded after ``last_slot`` (beyond a hole still being backfilled), so a
+    #: restart never writes them again.
+    recorded: tuple[float, ...] = ()
 
     def to_json(self) -> dict:
-        return {"version": 1, "scan": asdict(self.scan) if self.scan else None, "last_slot": self.last_slot}
+        return {
+            "version": 1,
+            "scan": asdict(self.scan) if self.scan else None,
+            "last_slot": self.last_slot,
+            "recorded": list(self.recorded),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> SessionState:
@@ -48,6 +56,7 @@ class SessionState:
         return cls(
             scan=ScanResult(**scan) if scan else None,
             last_slot=float(data["last_slot"]) if data.get("last_slot") is not None else None,
+            recorded=tuple(float(t) for t in data.get("recorded") or ()),
         )
 
 

@@ -91,3 +91,16 @@ def test_backfill_gives_up_on_slots_the_meter_no_longer_has(tmp_path, caplog):
     assert [k for k, c in keys.items() if c > 1] == []
     today = [r for r in rows(tmp_path) if r[2] == "EA" and r[0].startswith("2026-11-22")]
     assert len(today) == len({r[0] for r in today}) >= 24
+
+
+def test_scan_cache_keeps_slots_recorded_beyond_a_hole(tmp_path):
+    from logger.state import ScanResult, SessionState, load_state, save_state
+
+    scan = ScanResult(0x3B, 0x8257, "001C640003DD8257", "FE80:0000:0000:0000:021C:6400:03DD:8257", 5, "bp35a1")
+    state = SessionState(scan, last_slot=START - 7200, recorded=(START - 1800,))
+    save_state(tmp_path, state)
+    loaded = load_state(tmp_path)
+    assert loaded == state
+    # an older scan.json without the field still loads
+    (tmp_path / SCAN_FILE).write_text(json.dumps({"version": 1, "scan": None, "last_slot": 5.0}))
+    assert load_state(tmp_path) == SessionState(None, 5.0, ())
