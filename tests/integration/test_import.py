@@ -44,7 +44,7 @@ def test_import_of_a_few_days_equals_the_rows_and_is_idempotent(influxdb, bucket
     err = capsys.readouterr().err
     assert influxdb.token not in err
 
-    got = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0) '
+    got = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0, stop: 2100-01-01T00:00:00Z) '
                          '|> filter(fn: (r) => r._measurement == "smartmeter")')
     stored = {(r["_time"], r["unitid"], r["epc"], r.get("dataid") or "", r["_value"]) for r in got}
     want = {(datetime.fromisoformat(ts).astimezone(timezone.utc), u, e, d, float(v)) for ts, u, e, d, v in rows}

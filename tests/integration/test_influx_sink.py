@@ -33,7 +33,7 @@ def readings(n: int, start: datetime = datetime(2026, 11, 22, 10, 0, tzinfo=TOKY
 
 
 def stored(influxdb, bucket: str) -> set[tuple]:
-    rows = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0) '
+    rows = influxdb.query(f'from(bucket: "{bucket}") |> range(start: 0, stop: 2100-01-01T00:00:00Z) '
                           '|> filter(fn: (r) => r._measurement == "smartmeter")')
     return {(r["_time"], r["unitid"], r["epc"], r.get("dataid") or "", r["_field"], r["_value"]) for r in rows}
 
