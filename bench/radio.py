@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DAY0, Row, fmt, make_app, quiet_logs, summary, write_result
+from common import DAY0, Row, fmt, make_app, quiet_logs, run_without_shutdown, summary, write_result
 
 from logger.clock import VirtualClock
 from logger.simulate.embedded import build_simulation
@@ -34,14 +34,14 @@ def measure(hours: int, settings_yaml: str, seed: int = 0) -> dict:
         sim = build_simulation(clock, "bp35a1", seed=seed, record_sent=True)
         app, probe = make_app(Path(tmp), clock, sim, settings_yaml)
         first_hour_end = DAY0 + 7 * 3600
-        app.run(until=first_hour_end)
+        run_without_shutdown(app, first_hour_end)  # one continuous run: no stop/start between hours
         ms0 = sim.dongle.airtime_ms_total
         first = ms0 / 1000.0
         sends0 = len(sim.commands(b"SKSENDTO"))
         per_hour, shares = [], []
         for h in range(hours):
             before = sim.dongle.airtime_ms_total
-            app.run(until=first_hour_end + 3600 * (h + 1))
+            run_without_shutdown(app, first_hour_end + 3600 * (h + 1))
             per_hour.append((sim.dongle.airtime_ms_total - before) / 1000.0)
             shares.append(sim.dongle.duty_share(clock.time()) * 3600 / CAP_S * 100)
         sends = len(sim.commands(b"SKSENDTO")) - sends0

@@ -99,7 +99,7 @@ def main() -> int:
     # ---- 1. warm restarts
     labels = {
         "killed": "(a) logger killed, dongle keeps PANA session",
-        "clean": "(a') logger stopped cleanly (SKTERM), dongle powered",
+        "clean": "(a') logger stopped cleanly (SIGTERM), dongle stays powered",
         "reset": "(b) dongle reset too (cached join)",
     }
     for mode, label in labels.items():
