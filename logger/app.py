@@ -55,6 +55,7 @@ def session_config(settings: Settings, rbid: str, password: str, dialect: str) -
         request_timeout_s=s.request_timeout_s,
         retries=s.retries,
         backfill=s.backfill,
+        terminate_on_stop=s.terminate_on_stop,
         unitid=settings.meter.unitid,
         tz=settings.meter.tz,
     )

@@ -79,6 +79,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "session.request_timeout_s": ("float", 10),
     "session.retries": ("int", 3),
     "session.backfill": ("bool", True),
+    "session.terminate_on_stop": ("bool", True),
     "csv.enabled": ("bool", True),
     "csv.directory": ("path", "./data"),
     "csv.filename": ("str", "%Y%m%d-smartmeter.csv"),
@@ -153,6 +154,7 @@ class SessionSettings:
     request_timeout_s: float
     retries: int
     backfill: bool
+    terminate_on_stop: bool = True
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,7 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
             request_timeout_s=v["session.request_timeout_s"],
             retries=v["session.retries"],
             backfill=v["session.backfill"],
+            terminate_on_stop=v["session.terminate_on_stop"],
         ),
         schedule=schedule,
         csv=CsvSettings(enabled=v["csv.enabled"], directory=Path(v["csv.directory"]), filename=v["csv.filename"]),

@@ -16,6 +16,7 @@ from logger.clock import Clock
 from logger.readings import Reading
 from logger.session import DialectDetected, Record, Reopen, SaveState, Send, Session
 from logger.skstack.dialects import get_dialect
+from logger.skstack.events import EV_SESSION_TERM_TIMEOUT, EV_SESSION_TERMINATED, Event, Fail
 from logger.skstack.parser import SkParser
 from logger.state import save_state
 from logger.transport import Transport, TransportError
@@ -221,16 +222,35 @@ class Runner:
             self._minute_count = 0
             self._next_stats = now + STATS_EVERY_S
 
+    def _await_termination(self, timeout_s: float = 3.0) -> None:
+        """After SKTERM: read until EVENT 27/28 (or FAIL) so the dongle is left idle; bounded."""
+        deadline = self.clock.time() + timeout_s
+        while self.transport is not None and self.clock.time() < deadline:
+            try:
+                data = self.transport.read_until(deadline)
+            except TransportError:
+                return
+            for ev in self.parser.feed(data):
+                if isinstance(ev, Event) and ev.num in (EV_SESSION_TERMINATED, EV_SESSION_TERM_TIMEOUT):
+                    log.info("PANA session ended (SKTERM)")
+                    return
+                if isinstance(ev, Fail):
+                    return
+
     def _shutdown(self) -> None:
         self.session.stop(self.clock.time())
+        sent = False
         for action in self.session.drain():
             if isinstance(action, Send) and self.transport is not None:
                 try:
                     self.transport.write(action.data)
+                    sent = True
                 except TransportError:
                     pass
             elif isinstance(action, Record):
                 self._record(action.readings)
+        if sent:
+            self._await_termination()
         for sink in self.sinks:
             try:
                 sink.flush()

@@ -158,6 +158,7 @@ class SessionConfig:
     join_timeout_s: float = 45.0
     retries: int = 3
     backfill: bool = True
+    terminate_on_stop: bool = True
     unitid: str = "smartmeter"
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
 
@@ -230,15 +231,17 @@ class Session:
         self._reauth = False
 
     def stop(self, now: float) -> None:
-        """Graceful shutdown.
+        """Graceful shutdown: end the PANA session with SKTERM (``terminate_on_stop``).
 
-        The PANA session is deliberately left to the dongle (no SKTERM): a restarted logger
-        (container update, ``docker compose up -d``) then resumes it without SKJOIN, and a
-        session nobody uses simply expires on the meter. A join over a held session is
-        handled anyway (SKTERM first).
+        With ``terminate_on_stop=False`` the session is left to the dongle: a restarted
+        logger (container update) then resumes it without SKJOIN, and a session nobody
+        uses simply expires on the meter. A join over a held session is handled anyway
+        (SKTERM first).
         """
         self.now = now
         self._abort_flow()
+        if self.cfg.terminate_on_stop and self.phase in ("run", "recover") and self.dialect is not None:
+            self._actions.append(Send(cmd.skterm(), "SKTERM"))
         self.phase = "stopped"
 
     def handle(self, event: Any, now: float) -> None:

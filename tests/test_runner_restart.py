@@ -28,8 +28,23 @@ def ea_keys(root):
     return keys
 
 
-def test_logger_restart_resumes_the_held_session(tmp_path):
+KEEP_SESSION = "session: {terminate_on_stop: false}"
+
+
+def test_stop_ends_the_pana_session_and_a_restart_joins_from_the_cache(tmp_path):
     first = virtual_app(tmp_path, START)
+    first.run(until=START + 600)
+    sim = first.simulation
+    assert sim.commands(b"SKTERM")  # SIGTERM/SIGINT path: SKTERM before the port closes
+    assert sim.dongle.session == "none"
+    sim.clock.advance(60)
+    second = virtual_app(tmp_path, sim.clock.time(), simulation=sim)
+    second.run(until=sim.clock.time() + 600)
+    assert second.session.stats["scans"] == 0 and second.session.stats["joins"] == 1
+
+
+def test_logger_restart_resumes_the_held_session(tmp_path):
+    first = virtual_app(tmp_path, START, settings_yaml=KEEP_SESSION)
     first.run(until=START + 3600)
     assert first.session.stats["scans"] == 1
     state = json.loads((tmp_path / "state" / SCAN_FILE).read_text())
@@ -38,7 +53,7 @@ def test_logger_restart_resumes_the_held_session(tmp_path):
     clock = sim.clock
     clock.advance(1800)  # down for half an hour; the dongle keeps its session
     mark = len(sim.sent)
-    second = virtual_app(tmp_path, clock.time(), simulation=sim)
+    second = virtual_app(tmp_path, clock.time(), simulation=sim, settings_yaml=KEEP_SESSION)
     second.run(until=clock.time() + 3600)
     after = [data for _t, data in sim.sent[mark:]]
     assert not [d for d in after if d.startswith((b"SKSCAN", b"SKJOIN", b"SKSETPWD"))]

@@ -4,7 +4,8 @@ Reads settings (``config/settings.yml`` + ``.env`` + environment), talks to the 
 records readings in the daily CSV files and/or InfluxDB. ``--simulate`` swaps the dongle
 for the built-in simulator (no hardware, no credentials needed), writing under ``./data``.
 
-Exit codes: 0 after SIGTERM/SIGINT (sinks flushed, PANA session ended), 2 for a
+Exit codes: 0 after SIGTERM/SIGINT (sinks flushed, PANA session ended with SKTERM unless
+``session.terminate_on_stop`` is false), 2 for a
 configuration error (one line naming the key and the fix).
 """
 
