@@ -59,8 +59,11 @@ class Heartbeat:
         # lost heartbeat only means "stale", which is the truth anyway.
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(f"{now:.3f} {self.stale_after_s:.0f}\n", encoding="ascii")
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                os.fchmod(fh.fileno(), 0o640)  # not world-readable, whatever the umask
+                fh.write(f"{now:.3f} {self.stale_after_s:.0f}\n")
             os.utime(tmp, (now, now))
             os.replace(tmp, self.path)
         except OSError as exc:

@@ -210,6 +210,7 @@ class Session:
         self._slot_attempts: dict[float, int] = {}
         self._backfill_due = 0.0
         self._context_seen: set[int] = set()
+        self._cached_join_failures = 0
         self._sched_next: float | None = None
 
     # ------------------------------------------------------------------ public API
@@ -476,8 +477,17 @@ class Session:
         if use_cache and cached is not None:
             try:
                 yield from self._join(cached)
+                self._cached_join_failures = 0
                 return
             except AuthFailed:
+                self._cached_join_failures += 1
+                # A meter this process has already joined is most likely still there (silent for a
+                # while, out of range): scanning finds nothing and costs radio time, so only every
+                # third failed rejoin rescans (the meter may have moved channel after a reboot).
+                if self._proven and self._cached_join_failures % 3:
+                    log.warning("join with the known meter (channel %d) failed; will retry it before scanning",
+                                cached.channel)
+                    raise
                 log.warning("join with the cached meter (channel %d) failed; scanning afresh", cached.channel)
         found = yield from self._scan()
         yield from self._join(found)

@@ -62,7 +62,7 @@ class SessionState:
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
     """Replace ``path`` with ``data`` atomically (tmp file + fsync + rename + dir fsync)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)

@@ -109,8 +109,6 @@ def test_files_written_by_the_logger_are_not_world_readable(simulated_run):
             assert os.stat(path).st_mode & 0o007 == 0, f"{path} is world-accessible"
 
 
-@pytest.mark.xfail(strict=True, reason="logger/runner.py Heartbeat.beat writes the file with Path.write_text, so "
-                   "its mode comes from the umask (0644 under umask 022); reported to the session helper")
 def test_heartbeat_file_is_not_world_readable(simulated_run):
     root, _ = simulated_run
     path = root / "state" / "heartbeat"

@@ -666,3 +666,14 @@ def test_config_errors_name_the_problem() -> None:
         DongleConfig(channel=0x10)
     with pytest.raises(ValueError, match="unknown dongle"):
         DongleSim("bp99", MeterSim(MeterConfig(), T0))
+
+
+def test_a_silent_meter_neither_beacons_nor_completes_a_join() -> None:
+    h = Host("bp35a1")
+    h.meter.silence(h.t, h.t + 3600)
+    scan = h.send(b"SKSCAN 2 FFFFFFFF 6\r\n", wait=30.0)
+    assert b"EPANDESC" not in scan and b"EVENT 22" in scan
+    h.send(b"SKSREG S2 3B\r\n")
+    h.send(b"SKSREG S3 8257\r\n")
+    out = h.send(f"SKJOIN {METER_IP}\r\n".encode(), wait=60.0)
+    assert b"EVENT 24" in out and b"EVENT 25" not in out

@@ -31,7 +31,8 @@ Modelled behaviour and the choices made where the sources are silent:
   three unsolicited PANA ERXUDP (port 02CC, SECURED 0, the last with the Session-Lifetime
   AVP), ``EVENT 25`` after ``join_time`` and the meter's D5 instance-list INF to FF02::1.
   Wrong credentials: the PANA start, then ``EVENT 24`` after ``pana_fail_time``.
-  Unreachable meter (wrong channel/PAN/address): ``EVENT 24`` after ``pana_fail_time``.
+  Unreachable meter (wrong channel/PAN/address, or silent): ``EVENT 24`` after
+  ``pana_fail_time``. A silent meter sends no beacon either.
 * Session: lasts ``session_lifetime`` (the meter's Session-Lifetime); then ``EVENT 29``
   and, with S17=1 (default), a re-authentication ending in ``EVENT 25`` ``reauth_time``
   later; SEC 1/2 sends between the two fail (``EVENT 21 .. 01``). S16 is stored but, as
@@ -593,7 +594,7 @@ class DongleSim:
         channels = [FIRST_CHANNEL + i for i in range(CHANNELS) if mask >> i & 1]
         heard = duration >= self.config.min_scan_duration and side == 0
         for index, channel in enumerate(channels):
-            if channel == self.config.channel and heard:
+            if channel == self.config.channel and heard and not self._meter_silent(start + (index + 1) * dwell):
                 pair = self.config.rbid[-8:] if mode == 2 else None
                 block = self.profile.event(0x20, self.address) + self.profile.epandesc(
                     self.config.channel,
@@ -635,6 +636,7 @@ class DongleSim:
             args[0].upper() == meter
             and self.registers[R_CHANNEL] == self.config.channel
             and self.registers[R_PAN] == self.config.pan_id
+            and not self._meter_silent(t0)
         )
         ev = self.profile.event
         self._emit(t0 + 0.05, ev(0x21, args[0].upper(), 0x02))
@@ -735,7 +737,7 @@ class DongleSim:
         self._session_gen += 1
         t = max(now, self._busy_until)
         self._account(t, 40)
-        silent = any(a <= t < b for a, b in self._silences)
+        silent = self._meter_silent(t)
         self._emit(
             t + self.config.term_time,
             self.profile.event(0x28 if silent else 0x27, self.meter_address),
@@ -889,6 +891,10 @@ class DongleSim:
             self._out.extend(self.profile.event(0x33, self.address))
 
     # -- faults ------------------------------------------------------------------------------
+    def _meter_silent(self, t: float) -> bool:
+        """The meter hears nothing and sends nothing (no beacon, no PANA, no ECHONET)."""
+        return any(a <= t < b for a, b in self._silences) or self.meter.is_silent(t)
+
     def _inject(self, fault: Fault, t: float) -> None:
         kind = fault.kind
         if kind == "silence":
