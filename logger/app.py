@@ -37,6 +37,8 @@ class App:
             parts.append(f"CSV in {s.csv.directory}")
         if s.influxdb.enabled:
             parts.append(f"InfluxDB {s.influxdb.url} bucket {s.influxdb.bucket}")
+        if s.sensors:
+            parts.append(f"{len(s.sensors)} extra sensor device(s)")
         return ", ".join(parts)
 
     def run(self, until: float | None = None) -> None:
@@ -119,6 +121,11 @@ def build_app(
     schedule = Schedule(settings.schedule, tz)
     session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
     heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))
+    sensors = []
+    if settings.sensors:
+        from logger.sensors import SensorInput
+
+        sensors = [SensorInput(s, tz) for s in settings.sensors]
     runner = Runner(session, open_transport, sinks, clock, state_dir, heartbeat=heartbeat, pump=pump,
-                    max_wait_s=max_wait_s)
+                    max_wait_s=max_wait_s, sensors=sensors)
     return App(settings, runner, session, sinks, simulation)

@@ -36,13 +36,14 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logger.schedule import MIN_CYCLE_S, ScheduleEntry, DEFAULT_ENTRIES
 from logger.secrets import MASK, Secret
+from logger.sensors import SensorConfigError, SensorSettings, parse_sensors
 
 DEFAULT_CONFIG_PATH = Path("config/settings.yml")
 DONGLES = ("auto", "bp35a1", "rl7023-ips", "rl7023-dss", "bp35c0", "bp35c2")
@@ -96,7 +97,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "health.http": ("optstr", _NONE),
     "logging.level": ("str", "INFO"),
 }
-_TOP_LEVEL_EXTRA = ("schedule", "acquisition")
+_TOP_LEVEL_EXTRA = ("schedule", "acquisition", "sensors")
 
 _ENV: dict[str, str] = {
     "BROUTE_ID": "broute.id",
@@ -199,6 +200,8 @@ class Settings:
     influxdb: InfluxSettings
     health: HealthSettings
     logging: LoggingSettings
+    #: extra serial sensors (logger.sensors); empty unless settings.yml lists some
+    sensors: tuple[SensorSettings, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
     def redacted(self) -> dict[str, Any]:
@@ -212,6 +215,8 @@ class Settings:
                      "at_start": entry.at_start}
                     for entry in value
                 ]
+            elif f.name == "sensors":
+                out["sensors"] = [{k.name: getattr(s, k.name) for k in fields(s)} for s in value]
             elif is_dataclass(value):
                 out[f.name] = {k.name: _plain(getattr(value, k.name)) for k in fields(value)}
             else:
@@ -285,6 +290,12 @@ def load_settings(
         values["logging.level"] = "DEBUG"
 
     settings = _build(values, _schedule(schedule_raw, acquisition_raw), source)
+    try:
+        sensors = parse_sensors(raw.get("sensors"))
+    except SensorConfigError as exc:
+        raise ConfigError(exc.key, exc.problem, exc.fix) from None
+    if sensors:
+        settings = replace(settings, sensors=sensors)
     if check_dirs:
         _check_dirs(settings)
     return settings

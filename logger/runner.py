@@ -81,6 +81,7 @@ class Runner:
         heartbeat: Heartbeat | None = None,
         pump: Callable[[float], None] | None = None,
         max_wait_s: float = 1.0,
+        sensors: Sequence = (),
     ) -> None:
         self.session = session
         self._open = open_transport
@@ -91,6 +92,8 @@ class Runner:
         self._pump = pump
         #: Longest wait between looks at the stop flag and the sinks (virtual time may use more).
         self.max_wait_s = max_wait_s
+        #: extra serial sensors (logger.sensors.SensorInput), read without blocking each loop
+        self.sensors = list(sensors)
         self._stop = False
         self.transport: Transport | None = None
         self.parser = SkParser(session.dialect)
@@ -116,9 +119,12 @@ class Runner:
 
     def _once(self, until: float | None) -> None:
         now = self.clock.time()
+        if self.sensors:
+            self._poll_sensors(now)
         if self.transport is None:
             if now < self._next_open:
-                self.clock.sleep_until(min(self._next_open, until) if until is not None else self._next_open)
+                wake = self._next_open if not self.sensors else min(self._next_open, now + self.max_wait_s)
+                self.clock.sleep_until(min(wake, until) if until is not None else wake)
                 return
             self._open_port(now)
             return
@@ -210,6 +216,13 @@ class Runner:
         if self.heartbeat is not None:
             self.heartbeat.beat(self.clock.time())
 
+    def _poll_sensors(self, now: float) -> None:
+        readings = []
+        for sensor in self.sensors:
+            readings.extend(sensor.poll(now))
+        if readings:
+            self._record(readings)
+
     def _housekeeping(self, now: float) -> None:
         if self._pump is not None:
             self._pump(now)
@@ -222,6 +235,10 @@ class Runner:
                     self._minute_count, self.session.phase, s["requests"], s["timeouts"],
                     s["dropped_frames"], s["dropped_lines"],
                 )
+                for sensor in self.sensors:
+                    if sensor.parser.dropped:
+                        log.info("sensor %s: %d line(s) dropped so far (not matching its format)",
+                                 sensor.settings.unitid, sensor.parser.dropped)
             self._minute_count = 0
             self._next_stats = now + STATS_EVERY_S
 
@@ -254,6 +271,8 @@ class Runner:
                 self._record(action.readings)
         if sent:
             self._await_termination()
+        for sensor in self.sensors:
+            sensor.close()
         for sink in self.sinks:
             try:
                 sink.flush()

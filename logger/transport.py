@@ -27,8 +27,8 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def explain_open_error(port: str, exc: BaseException) -> str:
-    """A one-line reason and fix for a port that would not open."""
+def explain_open_error(port: str, exc: BaseException, setting: str = "SERIAL_PORT", device: str = "dongle") -> str:
+    """A one-line reason and fix for a port that would not open (``setting`` names where it is set)."""
     err = getattr(exc, "errno", None)
     text = str(exc)
     if err == errno.EACCES or "Permission denied" in text:
@@ -39,8 +39,8 @@ def explain_open_error(port: str, exc: BaseException) -> str:
         )
     if err == errno.ENOENT or "No such file" in text or "could not open port" in text and "No such" in text:
         return (
-            f"{port} does not exist: is the dongle plugged in? List candidates with ls /dev/serial/by-id/ "
-            f"and set SERIAL_PORT"
+            f"{port} does not exist: is the {device} plugged in? List candidates with ls /dev/serial/by-id/ "
+            f"and set {setting}"
         )
     if err == errno.EBUSY or "busy" in text.lower() or "lock" in text.lower():
         return f"{port} is in use by another program (another logger, ModemManager?): stop it and retry"
