@@ -50,6 +50,6 @@ VOLUME ["/data", "/state"]
 # Same check as docker-compose.yml: the heartbeat "<unix time> <stale-after seconds>" the
 # logger rewrites in $STATE_DIR/heartbeat after every successful read cycle.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=10m --retries=3 \
-  CMD ["python", "-c", "import sys,time; t,s=map(float,open('/state/heartbeat').read().split()[:2]); sys.exit(time.time()-t>=s)"]
+  CMD ["python", "-m", "logger.health", "/state/heartbeat"]
 ENTRYPOINT ["smartmeter-logger"]
 CMD ["run", "--config", "/config/settings.yml"]

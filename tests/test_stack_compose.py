@@ -83,7 +83,7 @@ def test_compose_file_validates_against_the_compose_spec_schema(compose):
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft7Validator.check_schema(schema)
     jsonschema.Draft7Validator(schema).validate(compose)
-    assert set(compose["services"]) == {"logger", "logger-demo", "telegraf", "influxdb", "grafana"}
+    assert set(compose["services"]) == {"logger", "logger-demo", "telegraf", "influxdb", "grafana", "chronograf"}
 
 
 def test_every_image_is_pinned(services, dockerfile):
@@ -104,6 +104,17 @@ def test_logger_and_demo_are_in_separate_profiles_and_telegraf_always_runs(servi
     assert "profiles" not in services["telegraf"]
     assert services["influxdb"]["profiles"] == ["influxdb"]
     assert services["grafana"]["profiles"] == ["grafana"]
+    assert services["chronograf"]["profiles"] == ["chronograf"]
+
+
+def test_chronograf_connects_to_the_same_influxdb_and_has_the_dashboard(services, env_example):
+    env = service_environment(services["chronograf"], env_example)
+    for key in ("INFLUXDB_URL", "INFLUXDB_ORG", "INFLUXDB_TOKEN"):  # Chronograf's own v2 connection variables
+        assert key in env
+    assert env["INFLUXDB_URL"] == service_environment(services["telegraf"], env_example)["INFLUXDB_URL"]
+    mounts = volumes(services["chronograf"])
+    assert any((REPO / src.removeprefix("./") / "smartmeter-dashboard.json").is_file()
+               for src, _ro in mounts.values() if src.startswith("./"))
 
 
 def test_demo_profile_runs_the_simulator_with_no_device(services):
@@ -162,8 +173,7 @@ def test_logger_environment_names_are_settings_overrides(services, env_example):
 
 def test_healthcheck_reads_the_heartbeat_file_the_settings_point_at(services, dockerfile):
     test = services["logger"]["healthcheck"]["test"]
-    assert test[0] == "CMD" and test[1] == "python"
-    assert "'/state/heartbeat'" in test[3]
+    assert test == ["CMD", "python", "-m", "logger.health", "/state/heartbeat"]
     assert services["logger-demo"]["healthcheck"] == services["logger"]["healthcheck"]
     hc = the("HEALTHCHECK", dockerfile)[-1]
     assert json.loads(hc[hc.index("CMD") + 3 :].strip()) == test[1:]
@@ -322,7 +332,7 @@ def test_deploy_guide_matches_the_compose_file(services, env_example):
     guide = (REPO / "docs" / "deploy.md").read_text()
     binds = {s[2:] for svc in services.values() for s, _t, _ro in map(parse_volume, svc.get("volumes", []))
              if s.startswith("./") and not s.endswith((".conf", ".d")) and s not in ("./config",)
-             and not s.startswith("./grafana")}
+             and not s.startswith(("./grafana", "./chronograf"))}
     assert binds == {"state", "telegraf-state", "demo-state"}
     mkdirs = " ".join(re.findall(r"mkdir -p ([^\n`]+)", guide))
     for d in binds | {"data"}:

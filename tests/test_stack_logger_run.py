@@ -90,6 +90,8 @@ class Container:
     def map_inline(self, text: str) -> str:
         for target in sorted(self.mounts, key=len, reverse=True):
             text = text.replace(f"'{target}/", f"'{self.mounts[target]}/")
+            if text.startswith(f"{target}/"):
+                text = f"{self.mounts[target]}{text[len(target):]}"
         return text
 
 
