@@ -35,6 +35,7 @@ import tempfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,6 +56,7 @@ FAULTS = [
     Fault(DAY0 + 14 * H + 5, "drop"),
 ]
 LIFETIME = 7 * H
+JST = ZoneInfo("Asia/Tokyo")
 KWH_PER_COUNT = Decimal("0.1")  # MeterConfig default: unit 0x01, coefficient 1
 CMD = "python bench/completeness.py"
 
@@ -119,7 +121,7 @@ def one_day(seed: int, loss: float = 1.0, settings_yaml: str = "{}") -> dict:
             gaps[-1][1] += 1
             gaps[-1][2] = k
         else:
-            gaps.append([datetime.fromtimestamp(DAY0 + 10 * k).strftime("%H:%M:%S"), 1, k])
+            gaps.append([datetime.fromtimestamp(DAY0 + 10 * k, JST).strftime("%H:%M:%S"), 1, k])
     gaps = [g[:2] for g in gaps]
     e7_ok = sum(1 for t, v in e7 if any(meter.power_w(t + d) == int(v) for d in (0.0, 0.0005, -0.0005, 0.001)))
     # ---- EA / EB
@@ -130,7 +132,7 @@ def one_day(seed: int, loss: float = 1.0, settings_yaml: str = "{}") -> dict:
     ea_ok = [b for b in ea_hit if ea[b] == meter.true_counter(b) * KWH_PER_COUNT]
     eb_hit = [b for b in bounds if b in eb]
     eb_ok = [b for b in eb_hit if eb[b] == meter.true_counter(b, reverse=True) * KWH_PER_COUNT]
-    missing_ea = [datetime.fromtimestamp(b).isoformat() for b in bounds if b not in ea]
+    missing_ea = [datetime.fromtimestamp(b, JST).isoformat() for b in bounds if b not in ea]
     e0 = [(t, v) for t, epc, _d, v in rows if epc == "E0"]
     e0_ok = sum(1 for t, v in e0 if any(meter.true_counter(t + d) * KWH_PER_COUNT == v for d in (0.0, 0.0005, -0.0005)))
     return {

@@ -18,7 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DAY0, Row, fmt, make_app, quiet_logs, run_without_shutdown, summary, write_result
+from common import (
+    DAY0,
+    Row,
+    fmt,
+    make_app,
+    quiet_logs,
+    run_without_shutdown,
+    summary,
+    write_result,
+)
 
 from logger.clock import VirtualClock
 from logger.simulate.embedded import build_simulation
