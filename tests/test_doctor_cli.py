@@ -112,11 +112,11 @@ def test_all_ok_against_the_simulator(tmp_path: Path, simulator, dongle: str, tc
 
 
 def test_join_ok_then_wrong_credentials_fail(tmp_path: Path, simulator) -> None:
-    sim = simulator("bp35c0", True)
+    sim = simulator("bp35c0", True, "--pana-fail-time", "4")  # EVENT 24 after 4 s instead of ~38 s
     good = doctor(tmp_path, sim.port, "--join")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "EVENT 25" in lines(good)["join"] and "SKTERM" in lines(good)["join"]
-    # the simulator answers a wrong password with EVENT 24 after its PANA timeout (~38 s)
+    # the simulator answers a wrong password with EVENT 24 after its (shortened) PANA timeout
     bad = doctor(tmp_path, sim.port, "--join", password="WRONGpasswd1")
     assert bad.returncode == 1
     join = lines(bad)["join"]
