@@ -261,7 +261,7 @@ def main() -> int:
             f"4. Peak RSS (VmHWM), {labels[name]}",
             ("info (the ≤ 20 MB target is for the logger alone, next row)" if name == "inproc" else
              f"≤ {rss_target:.0f} MB" + (" (established logger: 14 MB)" if name != "influx" else "")),
-            f"{d['peak_rss_mb']:.1f} MB (VmRSS {fmt(d['rss_mb'], 'MB', 1)}); {d['e7_rows']} E7 rows in "
+            f"{d['peak_rss_mb']:.2f} MB (VmRSS {fmt(d['rss_mb'], 'MB', 1)}); {d['e7_rows']} E7 rows in "
             f"{args.seconds:.0f} s (expected ≈ {expected_e7}), exit code {d['exit_code']}",
             "info" if name == "inproc" else verdict(d["peak_rss_mb"] <= rss_target),
             cmd,
