@@ -24,11 +24,13 @@ if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/nul
 
 log "installing the package and its test dependencies"
 python3 -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -i "running pip as the 'root' user" >&2 || true
-python3 -c 'import logger, pytest, hypothesis, momonga' \
+python3 -c 'import logger, pytest, xdist, hypothesis, momonga' \
   || { log "python dependencies missing after pip install"; exit 1; }
 
 log "building (or reusing) the real Telegraf and influxd"
 scripts/test-services.sh all
 
+# Most slow tests wait on real time (radio timing, Telegraf flushes), not on the CPU: three
+# workers on two cores roughly halve the wall time. PYTEST_WORKERS=0 runs in one process.
 log "running the tests"
-exec python3 -m pytest "$@"
+exec python3 -m pytest -n "${PYTEST_WORKERS:-3}" "$@"
