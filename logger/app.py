@@ -58,6 +58,7 @@ def session_config(settings: Settings, rbid: str, password: str, dialect: str) -
         retries=s.retries,
         backfill=s.backfill,
         terminate_on_stop=s.terminate_on_stop,
+        silence_rejoin_s=s.silence_rejoin_s,
         unitid=settings.meter.unitid,
         tz=settings.meter.tz,
     )

@@ -81,6 +81,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "session.retries": ("int", 3),
     "session.backfill": ("bool", True),
     "session.terminate_on_stop": ("bool", True),
+    "session.silence_rejoin_s": ("float", 900.0),
     "csv.enabled": ("bool", True),
     "csv.directory": ("path", "./data"),
     "csv.filename": ("str", "%Y%m%d-smartmeter.csv"),
@@ -156,6 +157,7 @@ class SessionSettings:
     retries: int
     backfill: bool
     terminate_on_stop: bool = True
+    silence_rejoin_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -436,6 +438,7 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
                           _fix("session.max_epcs_per_get"))
     positive("session.request_timeout_s")
     positive("session.retries", 0)
+    positive("session.silence_rejoin_s", 0)
     if "%" not in v["csv.filename"] or "/" in v["csv.filename"]:
         raise ConfigError("csv.filename", "must be a file name with a date pattern such as %Y%m%d, no '/'",
                           _fix("csv.filename"))
@@ -477,6 +480,7 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
             retries=v["session.retries"],
             backfill=v["session.backfill"],
             terminate_on_stop=v["session.terminate_on_stop"],
+            silence_rejoin_s=v["session.silence_rejoin_s"],
         ),
         schedule=schedule,
         csv=CsvSettings(enabled=v["csv.enabled"], directory=Path(v["csv.directory"]), filename=v["csv.filename"]),

@@ -269,6 +269,11 @@ class Runner:
                     pass
             elif isinstance(action, Record):
                 self._record(action.readings)
+            elif isinstance(action, SaveState):
+                try:
+                    save_state(self.state_dir, action.state)
+                except OSError as exc:
+                    log.error("cannot save the scan cache in %s: %s", self.state_dir, exc)
         if sent:
             self._await_termination()
         for sensor in self.sensors:

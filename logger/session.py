@@ -151,7 +151,7 @@ class SessionConfig:
     dialect: str = "auto"
     scan_duration_min: int = 4
     scan_duration_max: int = 8
-    scan_chunk: int = 7  # channels per SKSCAN, so a found beacon ends the sweep early
+    scan_chunk: int = 4  # channels per SKSCAN, so a found beacon ends the sweep early
     max_epcs_per_get: int = 6
     request_timeout_s: float = 10.0
     command_timeout_s: float = 5.0
@@ -159,6 +159,9 @@ class SessionConfig:
     retries: int = 3
     backfill: bool = True
     terminate_on_stop: bool = True
+    #: a meter that stops answering while the dongle keeps the PANA session is polled on that
+    #: session for this long before the session is torn down and rejoined
+    silence_rejoin_s: float = 900.0
     unitid: str = "smartmeter"
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
 
@@ -211,6 +214,7 @@ class Session:
         self._backfill_due = 0.0
         self._context_seen: set[int] = set()
         self._cached_join_failures = 0
+        self._silent_since: float | None = None
         self._sched_next: float | None = None
 
     # ------------------------------------------------------------------ public API
@@ -243,6 +247,9 @@ class Session:
         self._abort_flow()
         if self.cfg.terminate_on_stop and self.phase in ("run", "recover") and self.dialect is not None:
             self._actions.append(Send(cmd.skterm(), "SKTERM"))
+            if self.state.scan is not None:
+                self.state.session_held = False
+                self._save()
         self.phase = "stopped"
 
     def handle(self, event: Any, now: float) -> None:
@@ -381,7 +388,7 @@ class Session:
     def _connect_flow(self) -> Flow:
         try:
             yield from self._probe()
-            if self.state.scan is not None and (yield from self._try_resume()):
+            if self.state.scan is not None and self.state.session_held and (yield from self._try_resume()):
                 self._enter_run(resumed=True)
                 return
             yield from self._credentials()
@@ -495,9 +502,9 @@ class Session:
     def _scan(self) -> Flow:
         self.phase = "scan"
         self.stats["scans"] += 1
-        lo, hi = self.cfg.scan_duration_min, self.cfg.scan_duration_max
         chunk = max(1, min(CHANNELS, self.cfg.scan_chunk))
-        for duration in range(lo, hi + 1):
+        for duration in scan_ladder(self.cfg.scan_duration_min, self.cfg.scan_duration_max,
+                                    self.state.scan.duration if self.state.scan is not None else None):
             log.info("scanning for the meter (duration %d)", duration)
             for first in range(0, CHANNELS, chunk):
                 n = min(chunk, CHANNELS - first)
@@ -565,6 +572,10 @@ class Session:
     def _enter_run(self, resumed: bool) -> None:
         self.phase = "run"
         self._failures = 0
+        self._silent_since = None
+        if not self.state.session_held:
+            self.state.session_held = True
+            self._save()
         self._reauth = False
         self._pending = []
         self._supported = None
@@ -598,8 +609,30 @@ class Session:
             frame = self._urgent.popleft()
             yield from self._command(self.dialect.sendto(self._ipaddr, frame.encode()), timeout=10.0)
 
+    def _attempt_timeout(self) -> float:
+        """How long one poll attempt waits before retrying: a third of the shortest cycle (at
+        least 3 s, at most ``request_timeout_s``), so a lost frame is retried within its own
+        slot. A late answer to an earlier attempt is still taken."""
+        cycles = [e.cycle for e in self.schedule.entries if e.cycle]
+        third = min(cycles) / 3.0 if cycles else self.cfg.request_timeout_s
+        return min(self.cfg.request_timeout_s, max(3.0, third))
+
     def _poll(self, epcs: list[int]) -> Flow:
-        resp = yield from self._request(epcs)
+        if self._silent_since is not None:
+            # the meter is silent but the dongle keeps the session: one light attempt per cycle
+            resp = yield from self._request(epcs, attempts=1, timeout=self._attempt_timeout())
+            if resp is None:
+                if self.now - self._silent_since >= self.cfg.silence_rejoin_s:
+                    log.warning("the meter has been silent for %d s: ending the session and rejoining",
+                                self.now - self._silent_since)
+                    self._begin(self._recover_flow(), "recover")
+                return
+            log.info("the meter answers again after %d s of silence", self.now - self._silent_since)
+            self._silent_since = None
+            self._failures = 0
+            self._recover_round = 0
+            return
+        resp = yield from self._request(epcs, timeout=self._attempt_timeout())
         if resp is None and len(epcs) > 1:
             # Some meters ignore a Get with more properties than they can handle. Tell that
             # apart from a silent meter: ask for the first property alone.
@@ -618,7 +651,15 @@ class Session:
             self._failures += 1
             log.warning("no answer from the meter for %s (%d in a row)", _epcs(epcs), self._failures)
             if self._failures >= 3:
-                self._begin(self._recover_flow(), "recover")
+                if self.cfg.silence_rejoin_s > 0:
+                    # the dongle reports no trouble (EVENT 21 00, no EVENT 26/28): keep the session and
+                    # keep polling, so the first answer after a silence is recorded at once
+                    self._silent_since = self.now
+                    log.warning("the meter stopped answering; polling on the same session (rejoining after "
+                                "%d s of silence, or at once if the dongle reports the session gone)",
+                                self.cfg.silence_rejoin_s)
+                else:
+                    self._begin(self._recover_flow(), "recover")
             return
         self._failures = 0
         self._recover_round = 0
@@ -680,6 +721,7 @@ class Session:
         reopened (by the runner)."""
         self.phase = "recover"
         self._failures = 0
+        self._silent_since = None
         self._recover_round += 1
         try:
             if self._recover_round > 1:
@@ -890,11 +932,27 @@ class Session:
         last = self.state.last_slot
         beyond = tuple(sorted(s for s in self._recorded_slots if last is None or s > last))
         self.state.recorded = beyond
-        self._actions.append(SaveState(SessionState(self.state.scan, last, beyond)))
+        self._actions.append(SaveState(SessionState(self.state.scan, last, beyond, self.state.session_held)))
 
     def _next_tid(self) -> int:
         self._tid = (self._tid + 1) & 0xFFFF
         return self._tid
+
+
+def scan_ladder(lo: int, hi: int, known: int | None = None) -> list[int]:
+    """Scan durations to try, in order.
+
+    A longer duration listens longer on every channel and finds every beacon a shorter one
+    finds, so a failed sweep is pure cost: a sweep of the 28 channels takes 4.6 s at 4, 8.9 s
+    at 5, 17.5 s at 6 and 34.7 s at 7. The ladder starts low (a near meter is found in a few
+    seconds), then jumps straight to 6, where most meters answer, and steps up from there:
+    4, 6, 7, 8. A duration that found this meter before (``known``, from the scan cache) is
+    tried first.
+    """
+    ladder = [lo] + [d for d in range(max(lo + 1, 6), hi + 1)]
+    if known is not None and lo <= known <= hi:
+        ladder = [known] + [d for d in ladder if d > known]
+    return ladder
 
 
 class _DongleSilent(Exception):

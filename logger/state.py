@@ -41,6 +41,9 @@ class SessionState:
     #: Slots recorded after ``last_slot`` (beyond a hole still being backfilled), so a
     #: restart never writes them again.
     recorded: tuple[float, ...] = ()
+    #: False after the logger ended the PANA session itself (SKTERM on stop): the next start
+    #: joins at once instead of first trying to resume a session that is known to be gone.
+    session_held: bool = True
 
     def to_json(self) -> dict:
         return {
@@ -48,6 +51,7 @@ class SessionState:
             "scan": asdict(self.scan) if self.scan else None,
             "last_slot": self.last_slot,
             "recorded": list(self.recorded),
+            "session_held": self.session_held,
         }
 
     @classmethod
@@ -57,6 +61,7 @@ class SessionState:
             scan=ScanResult(**scan) if scan else None,
             last_slot=float(data["last_slot"]) if data.get("last_slot") is not None else None,
             recorded=tuple(float(t) for t in data.get("recorded") or ()),
+            session_held=bool(data.get("session_held", True)),
         )
 
 

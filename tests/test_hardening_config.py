@@ -36,6 +36,7 @@ EXTRA = [
     ("session:\n  retries: -1\n", {}, "session.retries", "at least 0"),
     ("session:\n  backfill: \"yes\"\n", {}, "session.backfill", "true or false"),
     ("session:\n  terminate_on_stop: 2\n", {}, "session.terminate_on_stop", "true or false"),
+    ("session:\n  silence_rejoin_s: -5\n", {}, "session.silence_rejoin_s", "at least 0"),
     ("sensors: {port: x}\n", {}, "sensors", "list"),
     ("sensors:\n  - {unitid: a}\n", {}, "sensors[0].port", "missing"),
     ("sensors:\n  - {port: /dev/x, unitid: \"a b\"}\n", {}, "sensors[0].unitid", "plain name"),

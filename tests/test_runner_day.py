@@ -55,7 +55,9 @@ def test_simulated_day(tmp_path, dialect, notify):
     meter = sim.meter
     assert session.phase == "stopped"
     assert session.stats["scans"] == 1 and session.stats["joins"] == 1
-    assert session.stats["timeouts"] == 0 and session.stats["dropped_frames"] == 0
+    # the 24 h PANA lifetime ends once in the day: a Get sent just before EVENT 29 is lost and
+    # retried within its slot (a third of the 10 s cycle later); nothing else times out
+    assert session.stats["timeouts"] <= 1 and session.stats["dropped_frames"] == 0
 
     files = read_rows(tmp_path / "data")
     assert set(files) == {"20261122-smartmeter.csv", "20261123-smartmeter.csv", "20261124-smartmeter.csv"}
@@ -84,7 +86,8 @@ def test_simulated_day(tmp_path, dialect, notify):
         if epc in (0xE1, 0xD3, 0xD7):
             assert len(idx) - len(set(idx)) <= 1  # at start, then hourly (start may share the hour)
         else:
-            assert len(idx) == len(set(idx)), f"{epc:02X} asked twice in a slot"
+            # once per slot; the only repeat allowed is the one retry of a Get lost to the PANA expiry
+            assert len(idx) - len(set(idx)) <= session.stats["timeouts"], f"{epc:02X} asked twice in a slot"
         expected = set(range(int((first_run + 9 * 3600) // cycle) + 1, int((END + 9 * 3600) // cycle)))
         assert expected <= set(idx), f"{epc:02X}: slots without a request"
         # ... and sent within a few seconds of the slot start (never before it)

@@ -38,9 +38,13 @@ def test_stop_ends_the_pana_session_and_a_restart_joins_from_the_cache(tmp_path)
     assert sim.commands(b"SKTERM")  # SIGTERM/SIGINT path: SKTERM before the port closes
     assert sim.dongle.session == "none"
     sim.clock.advance(60)
+    mark = len(sim.sent)
     second = virtual_app(tmp_path, sim.clock.time(), simulation=sim)
     second.run(until=sim.clock.time() + 600)
     assert second.session.stats["scans"] == 0 and second.session.stats["joins"] == 1
+    # the state says the session was ended: no attempt to resume it before joining
+    after = [d.split(b" ")[0].strip() for _t, d in sim.sent[mark:]]
+    assert after.index(b"SKJOIN") < after.index(b"SKSENDTO")
 
 
 def test_logger_restart_resumes_the_held_session(tmp_path):

@@ -52,7 +52,8 @@ def test_rejoin_ends_the_held_session_first(tmp_path):
     SKJOIN (a bare SKJOIN would get FAIL ER10); later ones follow a failed join (EVENT 24, no
     session) and no SKJOIN is refused."""
     at = START + 1200
-    app = virtual_app(tmp_path, START, dongle=DongleConfig(faults=FaultPlan(scripted=[Fault(at, "silence", 300)])))
+    app = virtual_app(tmp_path, START, dongle=DongleConfig(faults=FaultPlan(scripted=[Fault(at, "silence", 300)])),
+                      settings_yaml="session: {silence_rejoin_s: 60}")  # rejoin during the silence
     app.run(until=START + 3600)
     sent = [(t, d.split(b" ")[0].strip()) for t, d in app.simulation.sent]
     joins = [i for i, (_t, c) in enumerate(sent) if c == b"SKJOIN"]
@@ -104,3 +105,14 @@ def test_scan_cache_keeps_slots_recorded_beyond_a_hole(tmp_path):
     # an older scan.json without the field still loads
     (tmp_path / SCAN_FILE).write_text(json.dumps({"version": 1, "scan": None, "last_slot": 5.0}))
     assert load_state(tmp_path) == SessionState(None, 5.0, ())
+
+
+def test_scan_ladder_starts_low_then_jumps_to_six_and_prefers_the_known_duration():
+    from logger.session import scan_ladder
+
+    assert scan_ladder(4, 8) == [4, 6, 7, 8]  # a sweep at 5 (8.9 s) rarely finds what 4 missed and 6 would not
+    assert scan_ladder(5, 8) == [5, 6, 7, 8]
+    assert scan_ladder(6, 8) == [6, 7, 8]
+    assert scan_ladder(3, 4) == [3]  # the max caps the ladder
+    assert scan_ladder(4, 8, known=6) == [6, 7, 8]  # rescans start where this meter was found
+    assert scan_ladder(4, 8, known=12) == [4, 6, 7, 8]  # a known duration outside the range is ignored
