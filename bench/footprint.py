@@ -15,7 +15,14 @@ the first 60 s (startup) and over the whole run.
 Also: ``python -X importtime -c "import logger.cli"`` (cumulative import time of the CLI) and
 the RSS of a process that has imported the CLI, against a bare interpreter.
 
-Usage: python bench/footprint.py [--seconds 600] [--configs inproc,outproc,influx] [--out FILE]
+The logger runs from a release install, as in the container image: a fresh venv with
+``pip install .`` (not editable), so the figure is not inflated by this development
+interpreter's start-up hooks (an editable-install finder, a sandbox certifi .pth: ~3 MB).
+``--install dev`` measures the development interpreter instead. The simulator (not
+measured in outproc/influx) always runs from the development install.
+
+Usage: python bench/footprint.py [--seconds 600] [--configs inproc,outproc,influx] [--install venv|dev]
+                                 [--out FILE]
 """
 
 from __future__ import annotations
@@ -43,6 +50,25 @@ PY = sys.executable
 def cli() -> list[str]:
     exe = shutil.which("smartmeter-logger")
     return [exe] if exe else [PY, "-m", "logger"]
+
+
+RELEASE = {"cli": None}
+
+
+def release_cli(venv: Path) -> list[str]:
+    """``smartmeter-logger`` from a fresh venv with a non-editable install of this checkout."""
+    if RELEASE["cli"] is None:
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
+                       check=True)
+        RELEASE["cli"] = [str(venv / "bin" / "smartmeter-logger")]
+    return RELEASE["cli"]
+
+
+def logger_cli() -> list[str]:
+    return RELEASE["cli"] or cli()
 
 
 def free_port() -> int:
@@ -82,7 +108,7 @@ class Config:
         self.root.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root), "LANG": "C.UTF-8",
                "CSV_DIR": str(self.root / "data"), "STATE_DIR": str(self.root / "state")}
-        args = cli() + ["run"]
+        args = logger_cli() + ["run"]
         if self.name == "inproc":
             args.append("--simulate")
         else:
@@ -205,13 +231,17 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--configs", default="inproc,outproc,influx")
     ap.add_argument("--out", default="bench/out/footprint.json")
+    ap.add_argument("--install", choices=("venv", "dev"), default="venv",
+                    help="run the logger from a release venv (default, like the image) or this interpreter")
     args = ap.parse_args()
     names = [c for c in args.configs.split(",") if c]
     tmp = Path(tempfile.mkdtemp(prefix="bench-footprint-"))
+    if args.install == "venv":
+        release_cli(tmp / "venv")
     influx_server = None
-    details: dict = {"seconds": args.seconds, "configs": {}}
+    details: dict = {"seconds": args.seconds, "configs": {}, "install": args.install}
     rows: list[Row] = []
-    cmd = f"python bench/footprint.py --seconds {args.seconds:.0f} --configs {','.join(names)}"
+    cmd = f"python bench/footprint.py --seconds {args.seconds:.0f} --configs {','.join(names)} --install {args.install}"
     try:
         influx = None
         if "influx" in names:

@@ -32,7 +32,6 @@ Relative paths are relative to the working directory. ``influxdb.spool_dir`` and
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -345,6 +344,8 @@ def _flatten(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
 
 
 def _unknown(key: str, valid: list[str]) -> ConfigError:
+    import difflib  # only for this message
+
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     fix = f"did you mean {close[0]}?" if close else "remove it (see config/settings.yml for valid keys)"
     return ConfigError(key, "unknown key", fix)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,10 +64,23 @@ class SessionState:
         )
 
 
+_counter = [0]
+
+
+def _seq() -> int:
+    _counter[0] += 1
+    return _counter[0]
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
     """Replace ``path`` with ``data`` atomically (tmp file + fsync + rename + dir fsync)."""
     path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # A name unique among live processes (pid) and within this one (counter), not tempfile:
+    # tempfile pulls in random, shutil, bz2, lzma..., about a megabyte of RSS on a Raspberry Pi
+    # Zero, for one file name. O_TRUNC: a leftover of a killed process with the same pid (PID 1
+    # in a container) is simply overwritten.
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{_seq()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
