@@ -91,3 +91,79 @@ def test_progress_lines_when_not_a_tty():
     progress.update("a.csv", 70)  # 7 s: too soon
     progress.done()
     assert stream.getvalue() == "import: a.csv: 60 rows (10 rows/s)\n"
+
+
+def _lines_of(tmp_path, monkeypatch, text: str, block: int) -> tuple[list[str], str]:
+    """Lines a dry run would build (via RowConverter.convert over blocks of ``block`` characters)."""
+    import contextlib
+
+    monkeypatch.setattr(importer, "_READ_BLOCK", block)
+    f = tmp_path / f"x{block}.csv"
+    f.write_bytes(text.encode())
+    built: list[str] = []
+    real = importer.RowConverter.convert
+
+    def spy(self, texts, out, first_lineno):  # records what the real method appends
+        bad = real(self, texts, out, first_lineno)
+        built.extend(out[len(out) - (len(texts) - sum(1 for t in texts if not t) - len(bad)):])
+        return bad
+
+    monkeypatch.setattr(importer.RowConverter, "convert", spy)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert importer.main(parse(["--dry-run", str(f)])) == 0
+    return built, err.getvalue()
+
+
+@pytest.mark.parametrize("block", [1, 7, 50, 1 << 22])
+def test_block_boundaries_crlf_quotes_and_bad_rows(tmp_path, monkeypatch, block):
+    text = ("timestamp,unitid,epc,dataid,value\r\n"
+            "2026-11-22T10:30:00.000+09:00,smartmeter,E7,,5\r\n"
+            "\r\n"
+            '2026-11-22T10:30:00.000+09:00,"smart meter,1",E8,R,1.5\n'
+            "2026-11-22T10:30:10.000+09:00,smartmeter,E7,,x\n"
+            "2026-11-22T10:30:10.000+09:00,smartmeter,E7,,7")  # no final line break
+    built, err = _lines_of(tmp_path, monkeypatch, text, block)
+    assert built == [
+        "smartmeter,epc=E7,unitid=smartmeter value=5.0 1795311000000",
+        "smartmeter,dataid=R,epc=E8,unitid=smart\\ meter\\,1 value=1.5 1795311000000",
+        "smartmeter,epc=E7,unitid=smartmeter value=7.0 1795311010000",
+    ]
+    assert f"x{block}.csv:5: bad value 'x'; row skipped" in err
+    assert "3 rows from 1 files, 1 bad rows skipped" in err
+
+
+def test_convert_equals_one_row_at_a_time():
+    texts = ["2026-11-22T10:30:00.000+09:00,smartmeter,E7,,5", "2026-11-22T10:30:00.000+09:00,smartmeter,E7,,5",
+             "2026-11-22T10:30:00.000,smartmeter,E7,,5", "2026-11-22T10:30:01.000+09:00,smartmeter,E7,,1e3",
+             "2026-11-22T10:30:01.000+09:00,smartmeter,E7,,inf", "2026-11-22T01:30:02.5Z,u,E0,,0.0001",
+             "", "a,b"]
+    one = importer.RowConverter()
+    want, reasons = [], []
+    for n, t in enumerate(texts, start=10):
+        if not t:
+            continue
+        try:
+            want.append(one.text(t))
+        except ValueError as exc:
+            reasons.append((n, str(exc)))
+    out: list[str] = []
+    assert importer.RowConverter().convert(texts, out, 10) == reasons
+    assert out == want
+    assert [n for n, _ in reasons] == [12, 14, 17]
+
+
+def test_describe_spans_merges_and_names_whole_files():
+    names = ["a.csv", "b.csv", "c.csv"]
+    spans = [(0, 5001, 10000), (0, 1, 5000), (1, 20, 30), (0, 10001, importer._END), (2, 1, importer._END)]
+    assert importer.describe_spans(spans, names, {0: 12265}) == ["a.csv (whole file)", "b.csv:20-30",
+                                                                   "c.csv (whole file)"]
+    assert importer.describe_spans([(0, 3, 12265)], names, {0: 12265}) == ["a.csv:3-end"]
+
+
+def test_bad_url_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "a.csv"
+    f.write_text("2026-11-22T10:30:00.000+09:00,smartmeter,E7,,5\n")
+    assert importer.main(parse(["--url", "influxdb:8086", "--token", "t", "--org", "o", "--bucket", "b", str(f)])) == 2
+    assert "http://host:8086" in capsys.readouterr().err

@@ -64,24 +64,33 @@ def _require(settings: InfluxSettings) -> tuple[str, str, str, str]:
     return settings.url, settings.token.reveal(), settings.org, settings.bucket
 
 
+def classify_status(status: int, detail: str, org: str, bucket: str) -> tuple[str, str]:
+    """(kind, message) for an HTTP status InfluxDB answered a write with (not 2xx).
+
+    kind: ``transient`` (5xx, 429: retry later), ``config`` (401/403/404: fix the token, org or
+    bucket), ``rejected`` (400/422: InfluxDB refused some points; sending them again cannot
+    help) or ``other``. Shared by the live sink and ``smartmeter-logger import``.
+    """
+    if status in _CONFIG_STATUSES:
+        return "config", (
+            f"InfluxDB refused the write (HTTP {status}: {detail}); check INFLUXDB_URL/ORG/BUCKET "
+            f"(org {org!r}, bucket {bucket!r} must exist) and that INFLUXDB_TOKEN has write permission "
+            "on that bucket"
+        )
+    if status in _REJECTED_STATUSES:
+        return "rejected", f"InfluxDB rejected points (HTTP {status}: {detail})"
+    if status == 429 or status >= 500:
+        return "transient", f"InfluxDB is unavailable (HTTP {status}: {detail})"
+    return "other", f"InfluxDB answered HTTP {status}: {detail}"
+
+
 def describe_failure(exc: BaseException, org: str, bucket: str) -> tuple[str, str]:
-    """(kind, message) for a failed write. kind: ``transient``, ``config``, ``rejected`` or ``other``."""
+    """(kind, message) for a failed influxdb-client write; kinds as in :func:`classify_status`."""
     from influxdb_client.rest import ApiException
 
     if isinstance(exc, ApiException):
-        status = exc.status or 0
         detail = getattr(exc, "message", None) or exc.reason or ""
-        if status in _CONFIG_STATUSES:
-            return "config", (
-                f"InfluxDB refused the write (HTTP {status}: {detail}); check INFLUXDB_URL/ORG/BUCKET "
-                f"(org {org!r}, bucket {bucket!r} must exist) and that INFLUXDB_TOKEN has write permission "
-                "on that bucket"
-            )
-        if status in _REJECTED_STATUSES:
-            return "rejected", f"InfluxDB rejected points (HTTP {status}: {detail})"
-        if status == 429 or status >= 500:
-            return "transient", f"InfluxDB is unavailable (HTTP {status}: {detail})"
-        return "other", f"InfluxDB answered HTTP {status}: {detail}"
+        return classify_status(exc.status or 0, detail, org, bucket)
     return "transient", f"InfluxDB is unreachable ({type(exc).__name__}: {_short(exc)})"
 
 
