@@ -90,7 +90,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "influxdb.org": ("optstr", _NONE),
     "influxdb.bucket": ("optstr", _NONE),
     "influxdb.batch_size": ("int", 500),
-    "influxdb.flush_interval_s": ("float", 5),
+    "influxdb.flush_interval_s": ("float", 1),
     "influxdb.spool_dir": ("optpath", _NONE),
     "health.heartbeat_file": ("optpath", _NONE),
     "health.stale_after_cycles": ("int", 6),

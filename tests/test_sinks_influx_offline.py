@@ -69,3 +69,14 @@ def test_sinks_and_config_do_not_import_influxdb_client():
             "print('influxdb_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_default_flush_interval_is_one_second(tmp_path):
+    """Reading -> queryable within 2 s (docs/benchmarks.md, figure 6) needs requests up to once a second."""
+    from logger.config import load_settings
+
+    empty = tmp_path / "settings.yml"
+    empty.write_text("{}\n")
+    shipped = Path(__file__).resolve().parents[1] / "config" / "settings.yml"
+    for path in (shipped, empty):
+        assert load_settings(path, env={}, dotenv=None, check_dirs=False).influxdb.flush_interval_s == 1

@@ -1,9 +1,20 @@
 """InfluxDB v2 sink: every point goes through the durable spool, then to InfluxDB in batches.
 
 ``write()`` appends line protocol to the spool (fsync'd) and returns; ``pump(now)``,
-called from the runner loop, sends what is due: a full batch (``batch_size`` points)
-at once, or whatever is waiting once ``flush_interval_s`` has passed. A batch is
-committed (deleted from the spool) only after InfluxDB accepted it.
+called from the runner loop right after readings are recorded (and at least once a
+second), sends what is due:
+
+* new points go out at once when the previous request was ``flush_interval_s`` (default
+  1 s) or more ago - a live reading every 10 s is queryable within the loop iteration
+  that recorded it, one small request per poll cycle;
+* points recorded sooner than that after the previous request wait until it is
+  ``flush_interval_s`` old, so a burst of small records (backfill answers, extra sensors)
+  costs at most one request per ``flush_interval_s``;
+* a full batch (``batch_size`` points: spool replay after an outage or a restart) goes at
+  once, up to :data:`MAX_BATCHES_PER_PUMP` batches per call, oldest first.
+
+A batch is committed (deleted from the spool) only after InfluxDB accepted it, so the
+order of delivery is the order of recording.
 
 Failures:
 
@@ -123,7 +134,7 @@ class InfluxSink:
         self._precision = WritePrecision.MS
         self._client = InfluxDBClient(url=self._url, token=self._token, org=self._org, timeout=10_000)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._last_flush = clock.time()
+        self._last_send = clock.time() - self._flush_interval  # latest request (attempted): the first goes at once
         self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size  # leftovers: send soon
         self._next_attempt = 0.0
         self._backoff = 0.0
@@ -178,21 +189,21 @@ class InfluxSink:
         self._spool_waiting()
         if self._spool.pending_bytes == 0:
             self._appended = 0
-            self._last_flush = now
             return
         if now < self._next_attempt:
             return
-        if self._appended < self._batch_size and now - self._last_flush < self._flush_interval:
+        if self._appended < self._batch_size and now - self._last_send < self._flush_interval:
             return
+        self._last_send = now
         for _ in range(MAX_BATCHES_PER_PUMP):
             batch = self._spool.peek(self._batch_size)
             if not batch.lines:
                 break
             if not self._send(batch.lines, now):
+                self._appended = self._batch_size  # retry as soon as the backoff ends
                 return
             self._spool.commit(batch.end)
         self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size
-        self._last_flush = now
 
     def close(self, timeout: float) -> None:
         """Try to deliver what is spooled for up to ``timeout`` seconds, then close (the rest stays spooled)."""

@@ -127,3 +127,34 @@ def test_check_write_access_ok_and_missing_bucket(influxdb, bucket):
         check_write_access(influxdb.url, influxdb.token, influxdb.org, "no-such-bucket")
     assert "no-such-bucket" in str(info.value)
     assert influxdb.count(bucket) == 0  # the check stores nothing
+
+
+def test_live_points_go_out_at_once_and_bursts_wait_for_the_interval(influxdb, bucket, tmp_path):
+    clock = VirtualClock(1_800_000_000.0)
+    sink = InfluxSink(settings(influxdb, bucket), tmp_path / "spool", clock)  # flush_interval_s 5, batch 500
+    first = readings(1)
+    sink.write(first)
+    sink.pump(clock.time())  # the loop iteration that recorded it: sent at once
+    assert sink.pending_bytes == 0
+    assert stored(influxdb, bucket) == expected(first)
+
+    clock.advance(1)  # a second small record 1 s after that request waits until the interval is over
+    second = readings(1, datetime(2026, 11, 22, 10, 1, tzinfo=TOKYO))
+    sink.write(second)
+    sink.pump(clock.time())
+    assert sink.pending_bytes > 0
+    clock.advance(3.9)
+    sink.pump(clock.time())
+    assert sink.pending_bytes > 0
+    clock.advance(0.1)
+    sink.pump(clock.time())
+    assert sink.pending_bytes == 0
+
+    clock.advance(10)  # the next poll cycle (10 s later): at once again
+    third = readings(1, datetime(2026, 11, 22, 10, 2, tzinfo=TOKYO))
+    sink.write(third)
+    sink.pump(clock.time())
+    assert sink.pending_bytes == 0
+    sink.close(timeout=5)
+    assert stored(influxdb, bucket) == expected(first + second + third)
+
