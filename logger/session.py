@@ -151,7 +151,7 @@ class SessionConfig:
     dialect: str = "auto"
     scan_duration_min: int = 4
     scan_duration_max: int = 8
-    scan_chunk: int = 4  # channels per SKSCAN, so a found beacon ends the sweep early
+    scan_chunk: int = 2  # channels per SKSCAN: a found beacon ends the sweep within ~1.3 s at duration 6
     max_epcs_per_get: int = 6
     request_timeout_s: float = 10.0
     command_timeout_s: float = 5.0
