@@ -374,6 +374,8 @@ class HttpWriter:
                 pass
             print(f"import: {message}; retrying in {wait:.0f} s", file=self._log, flush=True)
             self._sleep(wait)
+            if self._stop.is_set():  # another batch failed for good meanwhile: stop too
+                raise WriteFailed(message, [])
             delay *= 2
         raise WriteFailed("unreachable", [])  # not reached
 
