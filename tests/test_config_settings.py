@@ -47,7 +47,7 @@ def test_defaults(tmp_path):
     assert s.session.max_epcs_per_get == 6 and s.session.request_timeout_s == 10 and s.session.retries == 3
     assert s.session.backfill is True
     assert s.csv.enabled and s.csv.directory == Path("./data") and s.csv.filename == "%Y%m%d-smartmeter.csv"
-    assert not s.influxdb.enabled and s.influxdb.batch_size == 500 and s.influxdb.flush_interval_s == 5
+    assert not s.influxdb.enabled and s.influxdb.batch_size == 500 and s.influxdb.flush_interval_s == 1
     assert s.influxdb.spool_dir == Path("state/spool")
     assert s.health.heartbeat_file == Path("state/heartbeat")
     assert s.health.stale_after_cycles == 6 and s.health.http is None
