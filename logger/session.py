@@ -71,6 +71,8 @@ from logger.state import ScanResult, SessionState
 log = logging.getLogger(__name__)
 
 ECHONET_PORT = 0x0E1A
+#: EPCs whose values are scaled by D3 x E1 (counters and their history)
+ENERGY_EPCS = frozenset({0xE0, 0xE3, 0xEA, 0xEB, 0xE2, 0xE4, 0xEC, 0xEE, 0xD0})
 CHANNELS = 28  # B-route channels 33..60 (mask bits 0..27)
 CHANNEL_TIME_S = 0.0096  # per channel per (2^duration + 1)
 
@@ -215,6 +217,8 @@ class Session:
         self._context_seen: set[int] = set()
         self._cached_join_failures = 0
         self._silent_since: float | None = None
+        #: EUI-64 of the meter being joined or resumed: frames from any other sender are dropped
+        self._meter_addr: str | None = None
         self._sched_next: float | None = None
 
     # ------------------------------------------------------------------ public API
@@ -464,6 +468,7 @@ class Session:
         if einfo is None or einfo.channel != scan.channel or einfo.pan_id != scan.pan_id:
             return False
         self._ipaddr = scan.ipaddr
+        self._meter_addr = scan.addr.upper()
         try:
             resp = yield from self._request([0xE7], attempts=2, timeout=3.0)
         except _NoSession:
@@ -537,6 +542,7 @@ class Session:
     def _join(self, scan: ScanResult) -> Flow:
         self.phase = "join"
         self.stats["joins"] += 1
+        self._meter_addr = scan.addr.upper()
         yield from self._checked(cmd.sksreg("S2", f"{scan.channel:02X}"), "SKSREG S2")
         yield from self._checked(cmd.sksreg("S3", f"{scan.pan_id:04X}"), "SKSREG S3")
         r = yield from self._checked(cmd.skjoin(scan.ipaddr), "SKJOIN")
@@ -597,12 +603,26 @@ class Session:
         elif self._pending:
             if self._supported is not None:
                 self._pending = [e for e in self._pending if e in self._supported or e == 0x9F]
-            batch = self._pending[: self._batch]
-            self._pending = self._pending[len(batch) :]
+            batch = self._with_context(self._pending[: self._batch])
+            self._pending = [e for e in self._pending if e not in batch]
             if batch:
                 self._begin(self._poll(batch), "poll")
         elif self.cfg.backfill and self.now >= self._backfill_due:
             self._begin(self._backfill_flow(), "backfill")
+
+    def _with_context(self, batch: list[int]) -> list[int]:
+        """Energy travels with its scale: a Get that reads a counter also reads D3 and E1, so a
+        meter that changes its coefficient or unit is never recorded with the old one (the
+        context in a frame is applied before the energy in it)."""
+        if not any(e in ENERGY_EPCS for e in batch):
+            return batch
+        context = [e for e in (0xD3, 0xE1)
+                   if e not in batch and (self._supported is None or e in self._supported)]
+        if not context or self._batch < len(context) + 1:
+            return batch  # a meter that takes so few EPCs per Get gets its context hourly only
+        room = self._batch - len(context)
+        energy_first = sorted(batch, key=lambda e: e not in ENERGY_EPCS)[:room]
+        return context + [e for e in batch if e in energy_first]
 
     def _send_urgent(self) -> Flow:
         while self._urgent:
@@ -778,12 +798,12 @@ class Session:
                 edt = em.encode(0xED, HalfHourlyHistoryTime(step.newest.replace(tzinfo=None), step.count))
                 ok = yield from self._set(0xED, edt)
                 if ok:
-                    yield from self._request([0xEC], attempts=2)
+                    yield from self._request(self._with_context([0xEC]), attempts=2)
             else:
                 tried.extend(slot.timestamp() for slot in step.slots)
                 ok = yield from self._set(0xE5, bytes([step.day]))
                 if ok:
-                    epcs = [0xE2] + ([0xE4] if 0xE4 in self._supported else [])
+                    epcs = self._with_context([0xE2] + ([0xE4] if 0xE4 in self._supported else []))
                     yield from self._request(epcs, attempts=2)
             if self._pending or self._urgent:
                 # live polling first; the rest of the gap is picked up on the next round
@@ -859,13 +879,14 @@ class Session:
             self.stats["dropped_frames"] += 1
             log.debug("dropped malformed ECHONET frame: %s", exc)
             return None
-        scan = self.state.scan
-        if scan is not None and rx.sender_lla and rx.sender_lla.upper() != scan.addr and self.phase == "run":
+        if frame.seoj == NODE_PROFILE:
+            return None  # instance list (D5) after join: nothing to record
+        if self._meter_addr is None or (rx.sender_lla and rx.sender_lla.upper() != self._meter_addr):
+            # only the meter we joined (or are resuming) is listened to: a neighbour's meter in
+            # radio range, or anything before the join, is not ours to record
             self.stats["dropped_frames"] += 1
             log.debug("dropped frame from another device %s", rx.sender_lla)
             return None
-        if frame.seoj == NODE_PROFILE:
-            return None  # instance list (D5) after join: nothing to record
         if frame.seoj != METER:
             self.stats["dropped_frames"] += 1
             log.debug("dropped frame from unexpected object %06X", frame.seoj)

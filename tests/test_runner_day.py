@@ -79,7 +79,11 @@ def test_simulated_day(tmp_path, dialect, notify):
         for p in f.props:
             by_epc.setdefault(p.epc, []).append(t)
 
-    for epc, cycle in ((0xE7, 10), (0xE8, 60), (0xE0, 300), (0xE3, 300), (0xE1, 3600), (0xD3, 3600), (0xD7, 3600)):
+    # energy travels with its scale: every Get that reads E0/E3 also reads D3 and E1
+    energy_gets = [f for _t, f in sent if any(p.epc in (0xE0, 0xE3) for p in f.props)]
+    assert energy_gets and all({0xD3, 0xE1} <= {p.epc for p in f.props} for f in energy_gets)
+
+    for epc, cycle in ((0xE7, 10), (0xE8, 60), (0xE0, 300), (0xE3, 300), (0xD7, 3600)):
         by_epc_times = by_epc[epc]
         # one request per aligned slot, no slot skipped from the first request to the end ...
         idx = [int((t + 9 * 3600) // cycle) for t in by_epc_times]
