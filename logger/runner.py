@@ -191,10 +191,7 @@ class Runner:
             elif isinstance(action, Record):
                 self._record(action.readings)
             elif isinstance(action, SaveState):
-                try:
-                    save_state(self.state_dir, action.state)
-                except OSError as exc:
-                    log.error("cannot save the scan cache in %s: %s", self.state_dir, exc)
+                self._save_state(action)
             elif isinstance(action, DialectDetected):
                 self.parser.dialect = get_dialect(action.name)
             elif isinstance(action, Reopen):
@@ -203,6 +200,12 @@ class Runner:
                 self.session.connection_lost(self.clock.time())
                 self._close_transport()
                 self._next_open = self.clock.time() + delay
+
+    def _save_state(self, action: SaveState) -> None:
+        try:
+            save_state(self.state_dir, action.state)
+        except OSError as exc:
+            log.error("cannot save the scan cache in %s: %s", self.state_dir, exc)
 
     def _record(self, readings: Sequence[Reading]) -> None:
         for sink in self.sinks:
@@ -270,10 +273,7 @@ class Runner:
             elif isinstance(action, Record):
                 self._record(action.readings)
             elif isinstance(action, SaveState):
-                try:
-                    save_state(self.state_dir, action.state)
-                except OSError as exc:
-                    log.error("cannot save the scan cache in %s: %s", self.state_dir, exc)
+                self._save_state(action)
         if sent:
             self._await_termination()
         for sensor in self.sensors:
