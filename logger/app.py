@@ -42,7 +42,21 @@ class App:
         return ", ".join(parts)
 
     def run(self, until: float | None = None) -> None:
-        self.runner.run(until)
+        server = None
+        if self.settings.health.http:
+            from logger.health import serve
+
+            try:
+                server = serve(self.settings.health.http, self.settings.health.heartbeat_file)
+                log.info("health endpoint on http://%s/healthz", self.settings.health.http)
+            except OSError as exc:
+                log.error("health endpoint on %s not started: %s (fix health.http)", self.settings.health.http, exc)
+        try:
+            self.runner.run(until)
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
 
 
 def session_config(settings: Settings, rbid: str, password: str, dialect: str) -> SessionConfig:

@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from logger.health import check
 from logger.health import main as health_main
 from logger.simulate.dongle import DongleConfig
@@ -132,3 +134,49 @@ def test_heartbeat_fresh_while_reading_stale_when_meter_silent(tmp_path, capsys)
     assert seen[-1][1]  # fresh again once readings flow after the silence
     assert health_main([str(hb)]) == 1  # real time is far from the virtual clock: stale
     assert "stale" in capsys.readouterr().out
+
+
+def test_health_endpoint_answers_from_the_heartbeat(tmp_path):
+    import json
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    from logger.health import serve
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    beat = tmp_path / "heartbeat"
+    server = serve(f"127.0.0.1:{port}", beat)
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:  # nothing recorded yet
+            urllib.request.urlopen(url, timeout=5)
+        assert info.value.code == 503 and "no heartbeat file" in json.loads(info.value.read())["message"]
+        beat.write_text(f"{time.time():.3f} 60\n")
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert r.status == 200 and json.loads(r.read())["ok"] is True
+        beat.write_text(f"{time.time() - 600:.3f} 60\n")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url, timeout=5)
+        assert info.value.code == 503 and "stale" in json.loads(info.value.read())["message"]
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+        assert info.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_run_starts_and_stops_the_health_endpoint(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = virtual_app(tmp_path, START, settings_yaml=f"health: {{http: '127.0.0.1:{port}'}}")
+    app.run(until=START + 120)
+    with socket.socket() as s:  # the port is free again: the endpoint stopped with the logger
+        s.bind(("127.0.0.1", port))
