@@ -24,6 +24,17 @@ def format_timestamp(ts: datetime) -> str:
     return ts.isoformat(timespec="milliseconds")
 
 
+def parse_timestamp(ts: str) -> datetime:
+    """A CSV timestamp back to an aware datetime; ``ValueError`` naming the problem otherwise."""
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        raise ValueError(f"bad timestamp {ts[:40]!r}") from None
+    if when.tzinfo is None:
+        raise ValueError(f"timestamp {ts[:40]!r} has no UTC offset")
+    return when
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     timestamp: datetime  # timezone-aware

@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from logger.echonet.meter import counter_delta
-from logger.readings import CSV_HEADER
+from logger.readings import CSV_HEADER, parse_timestamp
 
 SLOT = timedelta(minutes=30)
 BY = ("day", "halfhour", "month")
@@ -240,12 +240,7 @@ def _parse(row: list[str]) -> tuple[datetime, Decimal]:
     ts, _unitid, _epc, _dataid, value = row
     if not _TS.match(ts):
         raise ValueError(f"bad timestamp {ts[:40]!r}")
-    try:
-        when = datetime.fromisoformat(ts)
-    except ValueError:
-        raise ValueError(f"bad timestamp {ts[:40]!r}") from None
-    if when.tzinfo is None:
-        raise ValueError(f"timestamp {ts[:40]!r} has no UTC offset")
+    when = parse_timestamp(ts)
     try:
         number = Decimal(value)
     except InvalidOperation:

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from logger.config import ConfigError, load_settings
-from logger.readings import CSV_HEADER
+from logger.readings import CSV_HEADER, parse_timestamp
 from logger.sinks.points import epoch_ms, tag_set
 
 MAX_REPORTED_BAD_ROWS = 50
@@ -155,13 +155,7 @@ class RowConverter:
 
 
 def _parse_ms(ts: str) -> int:
-    try:
-        when = datetime.fromisoformat(ts)
-    except ValueError:
-        raise ValueError(f"bad timestamp {ts[:40]!r}") from None
-    if when.tzinfo is None:
-        raise ValueError(f"timestamp {ts[:40]!r} has no UTC offset")
-    return epoch_ms(when)
+    return epoch_ms(parse_timestamp(ts))
 
 
 class Progress:
