@@ -95,6 +95,8 @@ class Runner:
         #: extra serial sensors (logger.sensors.SensorInput), read without blocking each loop
         self.sensors = list(sensors)
         self._stop = False
+        self._stop_reason: str | None = None
+        self._calls: list[Callable[[], None]] = []
         self.transport: Transport | None = None
         self.parser = SkParser(session.dialect)
         self._open_failures = 0
@@ -104,8 +106,21 @@ class Runner:
         self._next_stats = 0.0
         self.recorded = 0
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str | None = None) -> None:
+        """Ask the loop to end. Safe from a signal handler: it only sets attributes (logging
+        there could re-enter a stream write the signal interrupted); ``reason`` is logged by
+        the loop itself."""
+        self._stop_reason = reason
         self._stop = True
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` from the loop within ``max_wait_s`` (for signal handlers, which must
+        not log or take locks themselves)."""
+        self._calls.append(fn)
+
+    def _run_calls(self) -> None:
+        while self._calls:
+            self._calls.pop(0)()
 
     # ------------------------------------------------------------------ main loop
 
@@ -115,15 +130,22 @@ class Runner:
             while not self._stop and (until is None or self.clock.time() < until):
                 self._once(until)
         finally:
+            self._run_calls()
+            if self._stop_reason:
+                log.info("%s", self._stop_reason)
             self._shutdown()
 
     def _once(self, until: float | None) -> None:
         now = self.clock.time()
+        if self._calls:
+            self._run_calls()
         if self.sensors:
             self._poll_sensors(now)
         if self.transport is None:
             if now < self._next_open:
-                wake = self._next_open if not self.sensors else min(self._next_open, now + self.max_wait_s)
+                # never sleep a whole back-off (up to 60 s) in one go: a stop request must be
+                # seen within max_wait_s (docker stop allows 10 s before SIGKILL)
+                wake = min(self._next_open, now + self.max_wait_s)
                 self.clock.sleep_until(min(wake, until) if until is not None else wake)
                 return
             self._open_port(now)

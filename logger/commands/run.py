@@ -69,19 +69,33 @@ def main(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
 
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("%s received: flushing and stopping", signal.Signals(signum).name)
-        app.runner.request_stop()
-
-    def _toggle_debug(_signum: int, _frame: object) -> None:
-        root = logging.getLogger()
-        root.setLevel(logging.INFO if root.level == logging.DEBUG else logging.DEBUG)
-        log.info("log level now %s (SIGUSR1)", logging.getLevelName(root.level))
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGUSR1, _toggle_debug)
+    install_signal_handlers(app.runner)
     log.info("smartmeter-logger starting (%s)", app.describe())
     app.run()
     log.info("stopped: %d reading(s) recorded", app.runner.recorded)
     return 0
+
+
+def _toggle_debug() -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.INFO if root.level == logging.DEBUG else logging.DEBUG)
+    log.info("log level now %s (SIGUSR1)", logging.getLevelName(root.level))
+
+
+def install_signal_handlers(runner) -> None:
+    """SIGTERM/SIGINT stop the runner, SIGUSR1 toggles DEBUG logging.
+
+    The handlers only set flags: a log call inside a handler can land in the middle of a
+    stream write the signal interrupted ("reentrant call inside BufferedWriter"), raise before
+    the stop is requested and leave the logger running until SIGKILL. The runner logs and acts
+    from its own loop, within ``max_wait_s``."""
+
+    def _stop(signum: int, _frame: object) -> None:
+        runner.request_stop(f"{signal.Signals(signum).name} received: flushing and stopping")
+
+    def _usr1(_signum: int, _frame: object) -> None:
+        runner.call_soon(_toggle_debug)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGUSR1, _usr1)
