@@ -1,4 +1,4 @@
-"""Captured ECHONET Lite frames (/work/shared/fixtures/captured.json) decode to their expected values.
+"""Captured ECHONET Lite frames (tests/data/captured.json) decode to their expected values.
 
 The ERXUDP payload is cut out with a tiny local helper (the SKSTACK parser is tested elsewhere).
 """
@@ -9,16 +9,15 @@ import ast
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from datafiles import CAPTURED, captured_entries
 
 from logger.echonet.frame import Frame, FrameError, Property, decode_frame
 from logger.echonet.meter import MeterContext, decode, decode_node_profile, samples
 
-FIXTURES = Path("/work/shared/fixtures/captured.json")
-ENTRIES = json.loads(FIXTURES.read_text(encoding="utf-8")) if FIXTURES.exists() else []
-pytestmark = pytest.mark.skipif(not ENTRIES, reason=f"{FIXTURES} not present")
+FIXTURES = CAPTURED
+ENTRIES = captured_entries()
 
 ECHONET_PORT = "0E1A"
 

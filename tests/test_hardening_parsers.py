@@ -3,7 +3,7 @@
 Two engines:
 
 * hypothesis (random bytes, mutated frames) for shrinking when something does break;
-* a seeded mutation loop over the captured fixtures (/work/shared/fixtures/captured.json)
+* a seeded mutation loop over the captured fixtures (tests/data/captured.json)
   plus frames the simulated meter answers for every EPC: bit flips, byte changes,
   truncation, splicing two seeds, duplicated runs and inserted CR/LF/NUL/0xFF, and for
   the dongle parser random splits across ``feed()`` calls.
@@ -27,14 +27,13 @@ weighted towards the dongle parser took 285 s (sizes in :data:`SOAK_PARSER_CASES
 from __future__ import annotations
 
 import ast
-import json
 import random
 import time
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from datafiles import captured_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +52,6 @@ from logger.skstack.dialects.base import MAX_DATALEN
 from logger.skstack.events import Event, Ok, RxUdp, Unknown
 from logger.skstack.parser import SkParser
 
-FIXTURES = Path("/work/shared/fixtures/captured.json")
 TZ = ZoneInfo("Asia/Tokyo")
 TAKEN = datetime(2026, 11, 22, 10, 30, 10, tzinfo=TZ)
 METER_IP = "FE80:0000:0000:0000:021C:6400:03DD:6393"
@@ -68,7 +66,7 @@ SOAK_FRAME_CASES = 900_000
 
 
 def _entries() -> list[dict]:
-    return json.loads(FIXTURES.read_text(encoding="utf-8")) if FIXTURES.exists() else []
+    return captured_entries()
 
 
 def _simulated_frames() -> list[bytes]:

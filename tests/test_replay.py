@@ -5,16 +5,14 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from datafiles import captured_entries
 
 from logger.echonet.frame import CONTROLLER, ESV, METER, Frame, Property
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "captured.json"
 HEADER = ["timestamp", "unitid", "epc", "dataid", "value"]
 MAC = "001C640003DD6393"
 METER_IP = "FE80:0000:0000:0000:021C:6400:03DD:6393"
@@ -42,7 +40,7 @@ def res(tid: int, *props: Property, esv: int = ESV.GET_RES) -> Frame:
 
 
 def test_every_captured_erxudp_frame_replays_to_its_expected_values(tmp_path):
-    entries = json.loads(FIXTURES.read_text())
+    entries = captured_entries()
     transcript = bytearray()
     expected_e7 = []
     for e in entries:

@@ -1,10 +1,9 @@
 """Every line-bearing entry of the shared capture fixtures, parsed and checked field by field."""
 
 import ast
-import json
-from pathlib import Path
 
 import pytest
+from datafiles import captured_entries
 
 from logger.echonet.frame import decode_frame, decode_hex
 from logger.skstack.commands import ll64
@@ -22,9 +21,7 @@ from logger.skstack.events import (
 )
 from logger.skstack.parser import SkParser
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "captured.json"
-ENTRIES = json.loads(FIXTURES.read_text(encoding="utf-8")) if FIXTURES.exists() else []
-pytestmark = pytest.mark.skipif(not ENTRIES, reason=f"{FIXTURES} not present")
+ENTRIES = captured_entries()
 
 LINE_KINDS = ("event", "erxudp", "epandesc", "session")
 LINE_ENTRIES = [e for e in ENTRIES if e["kind"] in LINE_KINDS]

@@ -1,10 +1,9 @@
 """Property tests: the parser never raises, any split gives the same events, memory stays bounded."""
 
 import ast
-import json
-from pathlib import Path
 
 import pytest
+from datafiles import captured_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +11,6 @@ from logger.skstack.dialects import DIALECTS, get_dialect
 from logger.skstack.events import Unknown
 from logger.skstack.parser import MAX_LINE, SkParser
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "captured.json"
 METER = "FE80:0000:0000:0000:021C:6400:03DD:6393"
 
 
@@ -23,13 +21,12 @@ def _fixture_chunks() -> list[bytes]:
         f"ERXUDP {METER} {METER} 0E1A 0E1A 001C640003DD6393 1 0 0004 ".encode() + b"\r\n\r\n\r\n",
         f"ERXUDP {METER} {METER} 0E1A 0E1A 001C640003DD6393 C4 1 0 0002 1081\r\n".encode(),
     ]
-    if FIXTURES.exists():
-        for entry in json.loads(FIXTURES.read_text(encoding="utf-8")):
-            raw = entry["raw"]
-            if isinstance(raw, str) and raw.startswith("b'"):
-                chunks.append(ast.literal_eval(raw))
-            else:
-                chunks += [line.encode() + b"\r\n" for line in (raw if isinstance(raw, list) else [raw])]
+    for entry in captured_entries():
+        raw = entry["raw"]
+        if isinstance(raw, str) and raw.startswith("b'"):
+            chunks.append(ast.literal_eval(raw))
+        else:
+            chunks += [line.encode() + b"\r\n" for line in (raw if isinstance(raw, list) else [raw])]
     return chunks
 
 

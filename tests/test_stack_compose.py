@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
 
+from datafiles import COMPOSE_SCHEMA  # noqa: E402
 from services import (  # noqa: E402
     REPO,
     compose_variables,
@@ -27,9 +28,7 @@ from services import (  # noqa: E402
     service_environment,
 )
 
-SCHEMA = Path("/work/shared/schemas/compose-spec.json")
-if not SCHEMA.is_file():  # also look next to the repository (../shared)
-    SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
+SCHEMA = COMPOSE_SCHEMA
 
 
 @pytest.fixture(scope="module")
