@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf '%s test.sh: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Debian packages: pkg-config + gcc for influxd's build, mosquitto for the MQTT forwarding test.
-APT_PACKAGES=(pkg-config gcc mosquitto mosquitto-clients)
+# Debian packages: pkg-config + gcc for influxd's build, mosquitto for the MQTT forwarding test,
+# util-linux for setpriv (permission tests drop root's bypass: tests/privileges.py).
+APT_PACKAGES=(pkg-config gcc mosquitto mosquitto-clients util-linux)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from privileges import unprivileged as drop_root_bypass
 
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
 
@@ -66,7 +67,8 @@ def write_settings(tmp_path: Path, extra: str = "") -> Path:
 
 
 def doctor(tmp_path: Path, port: str | None, *args: str, rbid: str = DEMO_RBID, password: str = DEMO_PASSWORD,
-           env: dict[str, str] | None = None, config: Path | None = None) -> subprocess.CompletedProcess:
+           env: dict[str, str] | None = None, config: Path | None = None,
+           unprivileged: bool = False) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("BROUTE_", "INFLUXDB_", "SERIAL_", "CSV_", "STATE_")) and k != "DEBUG"}
     full_env.update({"BROUTE_ID": rbid, "BROUTE_PASSWORD": password, "CSV_DIR": str(tmp_path / "data"),
@@ -75,8 +77,8 @@ def doctor(tmp_path: Path, port: str | None, *args: str, rbid: str = DEMO_RBID, 
         full_env["SERIAL_PORT"] = port
     full_env.update(env or {})
     cfg = config or write_settings(tmp_path)
-    return subprocess.run([sys.executable, "-m", "logger", "doctor", "--config", str(cfg), *args],
-                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=LIMIT, check=False)
+    argv = [sys.executable, "-m", "logger", "doctor", "--config", str(cfg), *args]
+    return subprocess.run(drop_root_bypass(argv) if unprivileged else argv, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=LIMIT, check=False)
 
 
 def lines(result: subprocess.CompletedProcess) -> dict[str, str]:
@@ -204,13 +206,11 @@ def test_garbage_and_silence(tmp_path: Path, garbage: bool) -> None:
     assert got["meter"].startswith("SKIP")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions; the message is tested in "
-                                               "test_doctor_dialogue.py::test_permission_message_names_dialout_and_docker")
 def test_permission_denied(tmp_path: Path) -> None:
     fake = tmp_path / "ttyFAKE"
     fake.write_text("")
     fake.chmod(0)
-    result = doctor(tmp_path, str(fake))
+    result = doctor(tmp_path, str(fake), unprivileged=True)  # as root too: see tests/privileges.py
     assert result.returncode == 1
     assert "sudo usermod -aG dialout $USER" in lines(result)["serial port"]
 

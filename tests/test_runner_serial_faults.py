@@ -15,17 +15,20 @@ import time
 import tty
 from pathlib import Path
 
+from privileges import unprivileged as drop_root_bypass
+
 from logger.transport import explain_open_error
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"
 PASSWORD = "SIMPASSWORD1"
 
 
-def start_run(tmp_path: Path, port: str) -> subprocess.Popen:
+def start_run(tmp_path: Path, port: str, unprivileged: bool = False) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", "SERIAL_PORT": port,
            "BROUTE_ID": RBID, "BROUTE_PASSWORD": PASSWORD, "CSV_DIR": str(tmp_path / "data"),
            "STATE_DIR": str(tmp_path / "state")}
-    return subprocess.Popen([sys.executable, "-m", "logger", "run"], cwd=tmp_path, env=env,
+    argv = [sys.executable, "-m", "logger", "run"]
+    return subprocess.Popen(drop_root_bypass(argv) if unprivileged else argv, cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -116,7 +119,20 @@ def test_a_missing_port_says_plug_it_in_and_keeps_trying(tmp_path):
         assert stop(proc) == 0
 
 
+def test_a_port_without_permission_names_the_dialout_group_and_keeps_trying(tmp_path):
+    fake = tmp_path / "ttyFAKE"
+    fake.write_text("")
+    fake.chmod(0)  # like /dev/ttyUSB0 for a user outside the dialout group
+    proc = start_run(tmp_path, str(fake), unprivileged=True)  # as root too: see tests/privileges.py
+    try:
+        text = wait_for(proc, "retrying in")
+        assert f"permission denied on {fake}" in text and "usermod -aG dialout" in text
+        assert proc.poll() is None
+    finally:
+        assert stop(proc) == 0
+
+
 def test_permission_denied_message_names_the_dialout_group():
-    # root ignores file modes, so the message is checked directly (doctor tests it the same way)
+    # the whole message, including the Docker hint, without a process
     text = explain_open_error("/dev/ttyUSB0", PermissionError(13, "Permission denied"))
     assert "dialout" in text and "usermod -aG dialout" in text and "group_add" in text

@@ -2,11 +2,13 @@ import csv
 import logging
 import os
 import stat
+import subprocess
+import sys
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
+from privileges import unprivileged
 
 import logger.sinks.csv_sink as csv_sink
 from logger.readings import Reading
@@ -188,15 +190,35 @@ def test_pending_queue_is_bounded_and_drops_the_oldest(tmp_path, monkeypatch, ca
     assert [line.rsplit(",", 1)[1] for line in lines(tmp_path / "20261122-smartmeter.csv")[1:]] == ["2", "3", "4"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+READ_ONLY_DIRECTORY = """
+import os, sys
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+from logger.readings import Reading
+from logger.sinks.csv_sink import CsvSink
+
+tz, d = ZoneInfo("Asia/Tokyo"), sys.argv[1]
+def r(when, value):
+    return Reading(datetime.fromisoformat(when).replace(tzinfo=tz), "smartmeter", "E7", "", Decimal(value))
+sink = CsvSink(d, "%Y%m%d-smartmeter.csv", tz)
+os.chmod(d, 0o500)
+try:
+    sink.write([r("2026-11-22T10:00:00", "1")])
+    assert sink.pending == 1, f"pending {sink.pending}: the directory was writable after all"
+    assert not os.listdir(d)
+finally:
+    os.chmod(d, 0o750)
+sink.write([r("2026-11-22T10:00:10", "2")])
+sink.close()
+print("done")
+"""
+
+
 def test_real_read_only_directory(tmp_path):
-    sink = CsvSink(tmp_path, PATTERN, TOKYO)
-    os.chmod(tmp_path, 0o500)
-    try:
-        sink.write([r("2026-11-22T10:00:00", value="1")])
-        assert sink.pending == 1
-    finally:
-        os.chmod(tmp_path, 0o750)
-    sink.write([r("2026-11-22T10:00:10", value="2")])
-    sink.close()
-    assert len(lines(tmp_path / "20261122-smartmeter.csv")) == 3
+    # a subprocess, so root (CI) can drop its permission bypass: see tests/privileges.py
+    result = subprocess.run(unprivileged([sys.executable, "-c", READ_ONLY_DIRECTORY, str(tmp_path)]),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "done", result.stderr
+    assert "permission denied" in result.stderr.lower() or "Permission denied" in result.stderr
+    assert [line.rsplit(",", 1)[1] for line in lines(tmp_path / "20261122-smartmeter.csv")[1:]] == ["1", "2"]
