@@ -11,12 +11,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from datafiles import CAPTURED, captured_entries
+from datafiles import captured_entries
 
 from logger.echonet.frame import Frame, FrameError, Property, decode_frame
 from logger.echonet.meter import MeterContext, decode, decode_node_profile, samples
 
-FIXTURES = CAPTURED
 ENTRIES = captured_entries()
 
 ECHONET_PORT = "0E1A"
