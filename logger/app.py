@@ -13,7 +13,9 @@ from pathlib import Path
 from logger.clock import Clock, RealClock
 from logger.config import Settings
 from logger.runner import Heartbeat, Runner
+from logger.link.settings import LinkSettings
 from logger.schedule import Schedule
+from logger.secrets import Secret
 from logger.session import Session, SessionConfig
 from logger.state import load_state
 from logger.transport import SerialTransport
@@ -59,14 +61,18 @@ class App:
                 server.server_close()
 
 
-def session_config(settings: Settings, rbid: str, password: str, dialect: str) -> SessionConfig:
+def link_settings(settings: Settings, rbid: Secret | None, password: Secret | None,
+                  dongle: str | None = None) -> LinkSettings:
+    """The link settings ``run`` and ``doctor`` both use."""
+    s = settings.session
+    return LinkSettings(dongle=dongle or settings.serial.dongle, rbid=rbid, password=password,
+                        scan_duration_min=s.scan_duration_min, scan_duration_max=s.scan_duration_max)
+
+
+def session_config(settings: Settings, rbid: Secret | None, password: Secret | None, dialect: str) -> SessionConfig:
     s = settings.session
     return SessionConfig(
-        rbid=rbid,
-        password=password,
-        dialect=dialect,
-        scan_duration_min=s.scan_duration_min,
-        scan_duration_max=s.scan_duration_max,
+        link=link_settings(settings, rbid, password, dialect),
         max_epcs_per_get=s.max_epcs_per_get,
         request_timeout_s=s.request_timeout_s,
         retries=s.retries,
@@ -115,24 +121,22 @@ def build_app(
     if simulation is not None:
         from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
 
-        rbid = settings.broute.id.reveal() if settings.broute.id is not None else DEMO_RBID
-        password = settings.broute.password.reveal() if settings.broute.password is not None else DEMO_PASSWORD
+        rbid = settings.broute.id or Secret(DEMO_RBID)
+        password = settings.broute.password or Secret(DEMO_PASSWORD)
         if own_simulation:
             # the built-in demo meter accepts whatever credentials are configured; a simulation
             # passed in (tests) keeps the meter's own, so wrong credentials can be simulated
-            simulation.dongle.config.rbid, simulation.dongle.config.password = rbid, password
+            simulation.dongle.config.rbid, simulation.dongle.config.password = rbid.reveal(), password.reveal()
         dialect = settings.serial.dongle if settings.serial.dongle != "auto" else "auto"
         open_transport = simulation.open
     else:
-        rbid, password = settings.broute.id.reveal(), settings.broute.password.reveal()
+        rbid, password = settings.broute.id, settings.broute.password
         dialect = settings.serial.dongle
         port, baud = settings.serial.port, settings.serial.baudrate
 
         def open_transport():
             return SerialTransport(port, baud, clock)
 
-    if dialect == "bp35c2":
-        dialect = "bp35c0"
     schedule = Schedule(settings.schedule, tz)
     session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
     heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))

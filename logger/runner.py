@@ -14,17 +14,13 @@ from pathlib import Path
 
 from logger.clock import Clock
 from logger.readings import Reading
-from logger.session import DialectDetected, Record, Reopen, SaveState, Send, Session
-from logger.skstack.dialects import get_dialect
-from logger.skstack.events import EV_SESSION_TERM_TIMEOUT, EV_SESSION_TERMINATED, Event, Fail
-from logger.skstack.parser import SkParser
+from logger.link.backoff import reopen_delay
+from logger.session import Record, Reopen, SaveState, Send, Session, Stop
 from logger.state import save_state
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-#: Back-off between attempts to (re)open the port, seconds.
-REOPEN_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 STATS_EVERY_S = 60.0
 
 
@@ -98,7 +94,8 @@ class Runner:
         self._stop_reason: str | None = None
         self._calls: list[Callable[[], None]] = []
         self.transport: Transport | None = None
-        self.parser = SkParser(session.dialect)
+        #: set when the session hit an error that retrying cannot fix (``run`` exits non-zero)
+        self.failure: str | None = None
         self._open_failures = 0
         self._reopens = 0  # Reopen requests since the last recorded reading
         self._next_open = 0.0
@@ -161,11 +158,10 @@ class Runner:
             return
         now = self.clock.time()
         if data:
-            for ev in self.parser.feed(data):
-                self.session.handle(ev, now)
-                self._act()
-                if self.transport is None:
-                    return
+            self.session.receive_data(data, now)
+            self._act()
+            if self.transport is None:
+                return
         self.session.tick(now)
         self._act()
         self._housekeeping(now)
@@ -174,7 +170,7 @@ class Runner:
         try:
             self.transport = self._open()
         except TransportError as exc:
-            delay = REOPEN_BACKOFF[min(self._open_failures, len(REOPEN_BACKOFF) - 1)]
+            delay = reopen_delay(self._open_failures)
             self._open_failures += 1
             level = logging.ERROR if self._open_failures in (1, 10) or self._open_failures % 60 == 0 else logging.DEBUG
             log.log(level, "%s (retrying in %.0f s)", exc, delay)
@@ -183,7 +179,6 @@ class Runner:
         if self._open_failures:
             log.info("port open again after %d failed attempt(s)", self._open_failures)
         self._open_failures = 0
-        self.parser = SkParser(self.session.dialect)
         self.session.start(self.clock.time())
         self._act()
 
@@ -191,7 +186,7 @@ class Runner:
         log.warning("lost the dongle: %s", reason)
         self.session.connection_lost(self.clock.time())
         self._close_transport()
-        self._next_open = self.clock.time() + REOPEN_BACKOFF[0]
+        self._next_open = self.clock.time() + reopen_delay(0)
 
     def _close_transport(self) -> None:
         if self.transport is not None:
@@ -214,10 +209,11 @@ class Runner:
                 self._record(action.readings)
             elif isinstance(action, SaveState):
                 self._save_state(action)
-            elif isinstance(action, DialectDetected):
-                self.parser.dialect = get_dialect(action.name)
+            elif isinstance(action, Stop):
+                self.failure = action.reason
+                self.request_stop()
             elif isinstance(action, Reopen):
-                delay = REOPEN_BACKOFF[min(self._reopens + 1, len(REOPEN_BACKOFF) - 1)]
+                delay = reopen_delay(self._reopens + 1)
                 self._reopens += 1
                 self.session.connection_lost(self.clock.time())
                 self._close_transport()
@@ -257,7 +253,7 @@ class Runner:
                 log.info(
                     "%d reading(s) in the last minute; %s; requests %d, timeouts %d, dropped frames %d, "
                     "dropped lines %d",
-                    self._minute_count, self.session.phase, s["requests"], s["timeouts"],
+                    self._minute_count, self.session.phase.value, s["requests"], s["timeouts"],
                     s["dropped_frames"], s["dropped_lines"],
                 )
                 for sensor in self.sensors:
@@ -267,37 +263,22 @@ class Runner:
             self._minute_count = 0
             self._next_stats = now + STATS_EVERY_S
 
-    def _await_termination(self, timeout_s: float = 3.0) -> None:
-        """After SKTERM: read until EVENT 27/28 (or FAIL) so the dongle is left idle; bounded."""
-        deadline = self.clock.time() + timeout_s
-        while self.transport is not None and self.clock.time() < deadline:
-            try:
-                data = self.transport.read_until(deadline)
-            except TransportError:
-                return
-            for ev in self.parser.feed(data):
-                if isinstance(ev, Event) and ev.num in (EV_SESSION_TERMINATED, EV_SESSION_TERM_TIMEOUT):
-                    log.info("PANA session ended (SKTERM)")
-                    return
-                if isinstance(ev, Fail):
-                    return
-
-    def _shutdown(self) -> None:
+    def _shutdown(self, timeout_s: float = 3.0) -> None:
+        """End the session (SKTERM, answered by EVENT 27/28 within ``timeout_s``), then flush
+        and close the sinks."""
         self.session.stop(self.clock.time())
-        sent = False
-        for action in self.session.drain():
-            if isinstance(action, Send) and self.transport is not None:
-                try:
-                    self.transport.write(action.data)
-                    sent = True
-                except TransportError:
-                    pass
-            elif isinstance(action, Record):
-                self._record(action.readings)
-            elif isinstance(action, SaveState):
-                self._save_state(action)
-        if sent:
-            self._await_termination()
+        self._act()
+        deadline = self.clock.time() + timeout_s
+        while self.transport is not None and self.session.stopping and self.clock.time() < deadline:
+            try:
+                data = self.transport.read_until(min(deadline, self.session.next_deadline() or deadline))
+            except TransportError:
+                break
+            now = self.clock.time()
+            if data:
+                self.session.receive_data(data, now)
+            self.session.tick(now)
+            self._act()
         for sensor in self.sensors:
             sensor.close()
         for sink in self.sinks:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from logger.session import Phase
 from logger.echonet.frame import ESV, decode_frame
 from logger.simulate.embedded import virtual_app
 from logger.simulate.meter import MeterConfig
@@ -53,7 +54,7 @@ def test_simulated_day(tmp_path, dialect, notify):
     app.run(until=END)
     sim, session = app.simulation, app.session
     meter = sim.meter
-    assert session.phase == "stopped"
+    assert session.phase is Phase.STOPPED
     assert session.stats["scans"] == 1 and session.stats["joins"] == 1
     # the 24 h PANA lifetime ends once in the day: a Get sent just before EVENT 29 is lost and
     # retried within its slot (a third of the 10 s cycle later); nothing else times out

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from logger.simulate.dongle import DongleConfig
+from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig
 from logger.simulate.embedded import virtual_app
 from logger.simulate.faults import Fault, FaultPlan
 from logger.simulate.meter import MeterConfig
@@ -157,7 +157,7 @@ def test_unplug_reopens_and_recovers(tmp_path, caplog):
 
 def test_port_open_failures_back_off(tmp_path):
     """A port that is not there yet: open attempts spaced by the growing back-off, then recovered."""
-    from logger.runner import REOPEN_BACKOFF
+    from logger.link.backoff import REOPEN_BACKOFF
     from logger.transport import TransportError
 
     app = virtual_app(tmp_path, START)
@@ -244,18 +244,36 @@ def test_counter_wrap(tmp_path):
     assert any(r[1] == "D7" and r[3] == Decimal(5) for r in rows)
 
 
-def test_wrong_credentials(tmp_path, caplog, capsys):
+def _assert_no_secret_leaked(tmp_path, app, caplog, capsys, secrets):
+    text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text + "".join(capsys.readouterr())
+    data = "".join(p.read_text() for p in (tmp_path / "data").glob("*")) if (tmp_path / "data").exists() else ""
+    state = "".join(p.read_text() for p in (tmp_path / "state").glob("*")) if (tmp_path / "state").exists() else ""
+    for secret in secrets:
+        assert secret not in text and secret not in data and secret not in state
+        assert secret not in repr(app.session.cfg)
+
+
+def test_wrong_password(tmp_path, caplog, capsys):
+    """The meter's PairID matches the B-route ID, so it is surely ours: EVENT 24 blames the credentials."""
     caplog.set_level(logging.DEBUG)
-    rbid, password = "00112233445566778899AABBCCDDEEFF", "WrongPass123"
-    app = run(tmp_path, until=START + 3600, env={"BROUTE_ID": rbid, "BROUTE_PASSWORD": password})
+    password = "WrongPass123"
+    app = run(tmp_path, until=START + 3600, env={"BROUTE_ID": DEMO_RBID, "BROUTE_PASSWORD": password})
     joins = app.simulation.commands(b"SKJOIN")
     assert 1 <= len(joins) <= 3
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and all("BROUTE_ID" in r.getMessage() and "BROUTE_PASSWORD" in r.getMessage() for r in errors)
     assert app.runner.recorded == 0
-    text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text + "".join(capsys.readouterr())
-    data = "".join(p.read_text() for p in (tmp_path / "data").glob("*")) if (tmp_path / "data").exists() else ""
-    state = "".join(p.read_text() for p in (tmp_path / "state").glob("*")) if (tmp_path / "state").exists() else ""
-    for secret in (rbid, password):
-        assert secret not in text and secret not in data and secret not in state
-    assert repr(app.session.cfg).count(password) == 0
+    _assert_no_secret_leaked(tmp_path, app, caplog, capsys, [DEMO_RBID, password])
+
+
+def test_wrong_id_never_joins_a_meter_whose_pair_id_differs(tmp_path, caplog, capsys):
+    """A wrong B-route ID: the only meter heard beacons another PairID, so it is never joined
+    (it could be a neighbour's); the error names BROUTE_ID."""
+    caplog.set_level(logging.DEBUG)
+    rbid = "00112233445566778899AABBCCDDEEFF"
+    app = run(tmp_path, until=START + 3600, env={"BROUTE_ID": rbid, "BROUTE_PASSWORD": DEMO_PASSWORD})
+    assert app.simulation.commands(b"SKJOIN") == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and all("BROUTE_ID" in r.getMessage() for r in errors)
+    assert app.runner.recorded == 0
+    _assert_no_secret_leaked(tmp_path, app, caplog, capsys, [rbid, DEMO_PASSWORD])

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from logger.session import Phase
 from logger.echonet.frame import ESV, decode_frame
 from logger.simulate.dongle import DongleConfig
 from logger.simulate.embedded import build_simulation, virtual_app
@@ -61,7 +62,7 @@ def test_rejoin_ends_the_held_session_first(tmp_path):
     before = [c for _t, c in sent[: joins[1]] if c in (b"SKTERM", b"SKJOIN", b"SKSENDTO")]
     assert before[-1] == b"SKTERM", "rejoin without ending the held session"
     assert app.session.stats["joins"] == len(joins)  # each SKJOIN was accepted at once
-    assert app.session.phase == "stopped" and app.runner.recorded > 0
+    assert app.session.phase is Phase.STOPPED and app.runner.recorded > 0
 
 
 def test_backfill_gives_up_on_slots_the_meter_no_longer_has(tmp_path, caplog):
@@ -108,7 +109,7 @@ def test_scan_cache_keeps_slots_recorded_beyond_a_hole(tmp_path):
 
 
 def test_scan_ladder_starts_low_then_jumps_to_six_and_prefers_the_known_duration():
-    from logger.session import scan_ladder
+    from logger.link.backoff import scan_ladder
 
     assert scan_ladder(4, 8) == [4, 6, 7, 8]  # a sweep at 5 (8.9 s) rarely finds what 4 missed and 6 would not
     assert scan_ladder(5, 8) == [5, 6, 7, 8]

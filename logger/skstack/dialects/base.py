@@ -1,17 +1,16 @@
 """The shared SKSTACK-IP core every dongle dialect builds on.
 
-A dialect states only how its firmware differs: single or dual stack (SIDE
-arguments and tokens), ROHM product commands (WOPT/ROPT, binary ERXUDP), and
-which ERXUDP / EVENT field layouts it prints. The parser reads the layouts from
+A dialect is one row of the family table (:mod:`logger.skstack.families`): single or
+dual stack (SIDE arguments and tokens), ROHM product commands (WOPT/ROPT, binary
+ERXUDP), and so which ERXUDP / EVENT field layouts it prints. The parser reads the layouts from
 here; the session builds SKSCAN / SKSENDTO through :meth:`Dialect.scan` and
 :meth:`Dialect.sendto`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from logger.skstack.commands import CRLF, CommandError, check_int, check_ipv6
+from logger.skstack.families import Family
 
 #: ECHONET Lite UDP port.
 ECHONET_PORT = 0x0E1A
@@ -35,17 +34,25 @@ SCAN_MODES = (0, 2, 3)
 
 
 class Dialect:
-    """One dongle firmware family. Subclasses override the class attributes only where they differ."""
+    """One dongle firmware family, built from its row in :data:`logger.skstack.families.FAMILIES`."""
 
-    name: ClassVar[str]
-    aliases: ClassVar[tuple[str, ...]] = ()
-    dual_stack: ClassVar[bool] = False
-    #: ROHM product commands WOPT/ROPT/WUART/RUART exist (and so does binary ERXUDP).
-    rohm: ClassVar[bool] = False
-    #: ERXUDP data as raw bytes out of the box (ROHM factory WOPT 00).
-    default_binary: ClassVar[bool] = False
-    erxudp_layouts: ClassVar[tuple[tuple[str, ...], ...]] = (ERXUDP_SS,)
-    event_fields: ClassVar[tuple[str, ...]] = EVENT_SS
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self.name = family.name
+        self.title = family.title
+        self.aliases = family.aliases
+        self.dual_stack = family.dual_stack
+        #: ROHM product commands WOPT/ROPT/WUART/RUART exist (and so does binary ERXUDP).
+        self.rohm = family.rohm
+        #: ERXUDP data as raw bytes out of the box (ROHM factory WOPT 00).
+        self.default_binary = family.factory_binary
+        if not family.dual_stack:
+            self.erxudp_layouts: tuple[tuple[str, ...], ...] = (ERXUDP_SS,)
+        elif family.sa2_lqi:
+            self.erxudp_layouts = (ERXUDP_DS, ERXUDP_DS_RSSI)
+        else:
+            self.erxudp_layouts = (ERXUDP_DS,)
+        self.event_fields: tuple[str, ...] = EVENT_DS if family.dual_stack else EVENT_SS
 
     @property
     def binary_possible(self) -> bool:

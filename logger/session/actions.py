@@ -1,0 +1,77 @@
+"""The session's vocabulary: its phases, its configuration and the actions it asks for."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from logger.link.settings import LinkSettings
+from logger.readings import Reading
+from logger.state import SessionState
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    #: probing the dongle
+    SETUP = "setup"
+    #: scanning for and joining the meter
+    CONNECTING = "connecting"
+    RUN = "run"
+    RECOVER = "recovering"
+    #: ending the PANA session on the way out
+    STOPPING = "stopping"
+    #: no port (closed, being reopened)
+    CLOSED = "closed"
+    STOPPED = "stopped"
+    #: an error retrying cannot fix (see :class:`Stop`)
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    link: LinkSettings = field(default_factory=LinkSettings)
+    max_epcs_per_get: int = 6
+    request_timeout_s: float = 10.0
+    retries: int = 3
+    backfill: bool = True
+    terminate_on_stop: bool = True
+    #: a meter that stops answering while the dongle keeps the PANA session is polled on that
+    #: session for this long before the session is torn down and rejoined
+    silence_rejoin_s: float = 900.0
+    unitid: str = "smartmeter"
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"SessionConfig(dongle={self.link.dongle!r}, unitid={self.unitid!r}, tz={self.tz})"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    data: bytes
+    text: str  # for logs, secrets masked
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveState:
+    state: SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """An error that retrying cannot fix: ``run`` stops with this one line (problem and fix)."""
+
+    reason: str
+
+
+Action = Send | Record | SaveState | Reopen | Stop
