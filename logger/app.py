@@ -7,7 +7,7 @@ with their own clock (a :class:`~logger.clock.VirtualClock` for a day in seconds
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from logger.clock import Clock, RealClock
@@ -61,18 +61,10 @@ class App:
                 server.server_close()
 
 
-def link_settings(settings: Settings, rbid: Secret | None, password: Secret | None,
-                  dongle: str | None = None) -> LinkSettings:
-    """The link settings ``run`` and ``doctor`` both use."""
-    s = settings.session
-    return LinkSettings(dongle=dongle or settings.serial.dongle, rbid=rbid, password=password,
-                        scan_duration_min=s.scan_duration_min, scan_duration_max=s.scan_duration_max)
-
-
 def session_config(settings: Settings, rbid: Secret | None, password: Secret | None, dialect: str) -> SessionConfig:
     s = settings.session
     return SessionConfig(
-        link=link_settings(settings, rbid, password, dialect),
+        link=replace(LinkSettings.from_settings(settings, dialect), rbid=rbid, password=password),
         max_epcs_per_get=s.max_epcs_per_get,
         request_timeout_s=s.request_timeout_s,
         retries=s.retries,

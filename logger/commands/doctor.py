@@ -26,12 +26,9 @@ from typing import TextIO
 from logger.diagnose import (
     FAIL,
     Check,
-    DialogueOptions,
-    DongleDialogue,
     check_credentials,
     check_directory,
     check_influx,
-    drive,
     exit_code,
     port_failed,
     port_opened,
@@ -89,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
         return exit_code(report.checks)
     report.secrets = settings.secret_values()
     debug = args.debug or os.environ.get("DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-    from logger.commands.run import setup_logging
+    from logger.logsetup import setup_logging
 
     setup_logging("DEBUG" if debug else "WARNING", report.secrets)
     source = str(settings.source) if settings.source else "built-in defaults"
@@ -127,20 +124,12 @@ def main(args: argparse.Namespace) -> int:
         report.add(skipped("dongle", "the serial port check failed"))
         report.add(skipped("meter", "the serial port check failed"))
     else:
-        opts = DialogueOptions(
-            port=port or "?",
-            baudrate=settings.serial.baudrate,
-            configured_dialect=settings.serial.dongle,
-            scan=not args.no_scan,
-            scan_duration_min=settings.session.scan_duration_min,
-            scan_duration_max=settings.session.scan_duration_max,
-            join=args.join,
-            rbid=settings.broute.id,
-            password=settings.broute.password,
-            credentials_ok=creds.status == "OK",
-            command_timeout_s=args.timeout,
-        )
-        dialogue = DongleDialogue(opts)
+        from logger.dongle_checks import DongleChecks, drive
+        from logger.link.settings import LinkSettings
+
+        link = LinkSettings.from_settings(settings, command_timeout_s=args.timeout, probe_timeout_s=args.timeout)
+        dialogue = DongleChecks(link, port=port or "?", baudrate=settings.serial.baudrate, scan=not args.no_scan,
+                                join=args.join, credentials_ok=creds.status == "OK")
         shown = 0
 
         def note(text: str) -> None:

@@ -18,12 +18,10 @@ import signal
 import sys
 
 from logger.config import ConfigError, load_settings
-from logger.secrets import RedactingFilter
+from logger.logsetup import setup_logging
+from logger.skstack.families import BY_NAME
 
 log = logging.getLogger("logger")
-
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
-
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="PATH", help="settings file (default: config/settings.yml if present)")
@@ -31,24 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true",
                    help="use the built-in simulated dongle + meter instead of hardware")
     p.add_argument("--dongle", default="bp35a1",
-                   choices=["bp35a1", "rl7023-ips", "rl7023-dss", "bp35c0"],
+                   choices=list(BY_NAME),
                    help="with --simulate: which dongle family to imitate (default bp35a1)")
     p.add_argument("--debug", action="store_true", help="debug logging (also DEBUG=1; SIGUSR1 toggles)")
-
-
-def setup_logging(level: str, secrets: list[str]) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RedactingFilter(secrets))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
-    # third-party chatter stays at WARNING even in debug mode
-    for name in ("urllib3", "influxdb_client", "reactivex"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return handler
 
 
 def main(args: argparse.Namespace) -> int:
@@ -73,6 +56,9 @@ def main(args: argparse.Namespace) -> int:
     log.info("smartmeter-logger starting (%s)", app.describe())
     app.run()
     log.info("stopped: %d reading(s) recorded", app.runner.recorded)
+    if app.runner.failure is not None:
+        print(f"smartmeter-logger: stopped: {app.runner.failure}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -100,31 +100,49 @@ def join(link: Link, target: Target) -> Flow:
     return link.now - start
 
 
+def join_candidates(link: Link, report: ScanReport, tried: set[str]) -> Flow:
+    """Join the first candidate of ``report`` that accepts; returns :class:`Joined`.
+
+    A candidate whose PairID matched that refuses ends the search with
+    ``credentials_suspect`` (it is surely the own meter). Candidates without a PairID that
+    refuse are added to ``tried`` and the next one is tried; when none is left,
+    :class:`JoinFailed` without ``credentials_suspect`` says so (the caller may sweep on)."""
+    last: JoinFailed | None = None
+    for cand in report.candidates:
+        if cand.addr in tried:
+            continue
+        try:
+            took = yield from join(link, cand)
+        except JoinFailed as exc:
+            tried.add(cand.addr)
+            if cand.matched:
+                raise JoinFailed(exc.reason, credentials_suspect=True, tried=len(tried)) from None
+            log.warning("channel %d, PAN %04X (no PairID) refused the join: %s; trying the next candidate",
+                        cand.channel, cand.pan_id, exc.reason)
+            last = exc
+            continue
+        return Joined(cand, report, took)
+    reason = last.reason if last is not None else "no candidate"
+    raise JoinFailed(f"every candidate heard so far refused the join ({reason})", tried=len(tried))
+
+
 def find_and_join(link: Link, known_duration: int | None = None) -> Flow:
     """Scan, then join the own meter; returns :class:`Joined`.
 
-    Raises :class:`NoMeter` (nothing to join) or :class:`JoinFailed` with
-    ``credentials_suspect`` set when every candidate refused."""
+    Raises :class:`NoMeter` (nothing to join) or :class:`JoinFailed`; ``credentials_suspect``
+    is set when the PairID-matched meter refused, or every candidate did."""
     tried: set[str] = set()
-    last: JoinFailed | None = None
     while True:
         try:
             report = yield from scan(link, known_duration, frozenset(tried))
         except NoMeter:
-            if last is None:
+            if not tried:
                 raise
             raise JoinFailed(f"every PAN that may be this meter refused the join ({len(tried)} tried)",
                              credentials_suspect=True, tried=len(tried)) from None
-        for cand in report.candidates:
-            try:
-                took = yield from join(link, cand)
-            except JoinFailed as exc:
-                tried.add(cand.addr)
-                last = exc
-                if cand.matched:  # surely the own meter: no other PAN to try
-                    raise JoinFailed(exc.reason, credentials_suspect=True, tried=len(tried)) from None
-                log.warning("channel %d, PAN %04X (no PairID) refused the join: %s; trying the next candidate",
-                            cand.channel, cand.pan_id, exc.reason)
-                continue
-            return Joined(cand, report, took)
+        try:
+            return (yield from join_candidates(link, report, tried))
+        except JoinFailed as exc:
+            if exc.credentials_suspect:
+                raise
         known_duration = report.duration

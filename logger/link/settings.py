@@ -35,6 +35,13 @@ class LinkSettings:
     duty_wait_s: float = 3900.0
     reauth_wait_s: float = 60.0
 
+    @classmethod
+    def from_settings(cls, settings, dongle: str | None = None, **overrides) -> LinkSettings:
+        """From loaded settings (:class:`logger.config.Settings`): what ``run`` and ``doctor`` both use."""
+        s = settings.session
+        return cls(dongle=dongle or settings.serial.dongle, rbid=settings.broute.id, password=settings.broute.password,
+                   scan_duration_min=s.scan_duration_min, scan_duration_max=s.scan_duration_max, **overrides)
+
     @property
     def pair_id(self) -> str | None:
         """The PairID the own meter beacons: the last 8 characters of the B-route ID."""
