@@ -27,7 +27,7 @@ def test_registry_has_the_four_families_and_the_alias():
 
 
 def test_unknown_dialect_names_the_choices():
-    with pytest.raises(ValueError, match="unknown dongle dialect 'bp35a2'.*bp35a1.*bp35c2"):
+    with pytest.raises(ValueError, match="unknown dongle 'bp35a2'.*bp35a1.*bp35c2"):
         get_dialect("bp35a2")
 
 
@@ -36,11 +36,13 @@ def test_unknown_dialect_names_the_choices():
     [
         ("bp35a1", False, True, True, (ERXUDP_SS,), EVENT_SS),
         ("rl7023-ips", False, False, False, (ERXUDP_SS,), EVENT_SS),
-        ("rl7023-dss", True, False, False, (ERXUDP_DS,), EVENT_DS),
-        ("bp35c0", True, True, True, (ERXUDP_DS, ERXUDP_DS_RSSI), EVENT_DS),
+        ("rl7023-dss", True, False, False, (ERXUDP_DS, ERXUDP_DS_RSSI), EVENT_DS),
+        ("bp35c0", True, True, False, (ERXUDP_DS, ERXUDP_DS_RSSI), EVENT_DS),
     ],
 )
 def test_dialect_traits(name, dual, rohm, binary, layouts, events):
+    """Every trait comes from the one family table (bp35c0's factory ERXUDP is hex, per the RS-WSUHA-P
+    capture; RL7023/DSS prints the LQI token with SA2=1 like the BP35C2)."""
     d = get_dialect(name)
     assert (d.dual_stack, d.rohm, d.default_binary, d.binary_possible) == (dual, rohm, binary, rohm)
     assert d.erxudp_layouts == layouts
@@ -100,3 +102,26 @@ def test_single_stack_refuses_a_side():
         get_dialect("bp35a1").scan(6, side=1)
     with pytest.raises(CommandError, match="SIDE"):
         get_dialect("rl7023-dss").scan(6, side=2)
+
+
+def test_the_family_table_is_the_only_source_of_names_and_facts():
+    from logger.skstack.families import DONGLE_CHOICES, FAMILIES
+
+    assert set(DIALECTS) == {f.name for f in FAMILIES}
+    assert DONGLE_CHOICES[0] == "auto" and set(DONGLE_CHOICES[1:]) >= set(DIALECTS) | {"bp35c2"}
+    for f in FAMILIES:
+        d = get_dialect(f.name)
+        assert (d.dual_stack, d.rohm, d.default_binary, d.title) == (f.dual_stack, f.rohm, f.factory_binary, f.title)
+        for alias in f.aliases:
+            assert get_dialect(alias) is d
+
+
+def test_rl7023_dss_with_sa2_erxudp_parses():
+    """The line the simulator's RL7023/DSS prints with SA2=1 (LQI before SECURED) is an RxUdp, not Unknown."""
+    from logger.skstack.events import RxUdp
+    from logger.skstack.parser import SkParser
+
+    line = (b"ERXUDP FE80:0000:0000:0000:021C:6400:03DD:8257 FE80:0000:0000:0000:1207:23FF:FEA0:7A52 0E1A 0E1A "
+            b"001C640003DD8257 C4 1 0 0012 1081000102880105FF017201E704000001F4\r\n")
+    (ev,) = SkParser(get_dialect("rl7023-dss")).feed(line)
+    assert isinstance(ev, RxUdp) and ev.lqi == 0xC4 and ev.data == bytes.fromhex("1081000102880105FF017201E704000001F4")
