@@ -2,7 +2,7 @@
 
 ``load_settings()`` returns frozen dataclasses or raises :class:`ConfigError`, whose
 ``str()`` names the key, the problem and the fix, e.g.
-``config error: broute.password: must be 12 characters (got 8); set BROUTE_PASSWORD in .env``.
+``config error: serial.baudrate: must be a whole number (got text); fix serial.baudrate in settings.yml``.
 Commands turn a ``ConfigError`` into exit code 2. Secret values are wrapped in
 :class:`~logger.secrets.Secret` and never appear in errors, reprs or ``redacted()``.
 
@@ -12,7 +12,7 @@ Environment variables (also read from ``.env``, which never overrides the real e
 variable            key                        meaning
 ==================  =========================  ==================================================
 BROUTE_ID           broute.id                  B-route authentication ID (32 letters/digits)
-BROUTE_PASSWORD     broute.password            B-route password (12 characters)
+BROUTE_PASSWORD     broute.password            B-route password (12 letters/digits)
 SERIAL_PORT         serial.port                device path or pyserial URL (``socket://host:port``)
 INFLUXDB_ENABLED    influxdb.enabled           ``true``/``false`` (also 1/0, yes/no)
 INFLUXDB_URL        influxdb.url               e.g. ``http://influxdb:8086``
@@ -28,223 +28,65 @@ DEBUG               logging.level              ``1``/``true`` sets the level to 
 
 Relative paths are relative to the working directory. ``influxdb.spool_dir`` and
 ``health.heartbeat_file`` default to ``<state_dir>/spool`` and ``<state_dir>/heartbeat``.
+
+The B-route credentials follow :mod:`logger.skstack.credentials` (the rule the command builder
+uses too); ``serial.dongle`` is ``auto`` or a name from :mod:`logger.skstack.families`.
+This module loads and validates; the pieces live in :mod:`logger.config_keys` (keys, kinds,
+environment names), :mod:`logger.config_model` (the dataclasses), :mod:`logger.config_schedule`
+and :mod:`logger.config_dirs`; the names other code imports from here (``ConfigError``, the
+settings classes, ``load_settings``) stay importable from here.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from logger.schedule import MIN_CYCLE_S, ScheduleEntry, DEFAULT_ENTRIES
-from logger.secrets import MASK, Secret
-from logger.sensors import SensorConfigError, SensorSettings, parse_sensors
+from logger.config_dirs import check_directories
+from logger.config_keys import (
+    ENV_VARS,
+    KEY_TO_ENV,
+    KEYS,
+    TOP_LEVEL_EXTRA,
+    ConfigError,
+    coerce,
+    fix_for,
+    truthy,
+    unknown_key,
+)
+from logger.config_model import (
+    BrouteSettings,
+    CsvSettings,
+    HealthSettings,
+    InfluxSettings,
+    LoggingSettings,
+    MeterSettings,
+    SerialSettings,
+    SessionSettings,
+    Settings,
+)
+from logger.config_schedule import parse_schedule
+from logger.schedule import ScheduleEntry
+from logger.secrets import Secret
+from logger.sensors import SensorConfigError, parse_sensors
+from logger.skstack.credentials import CredentialError, check_password, check_rbid
+from logger.skstack.families import DONGLE_CHOICES, family, normalise
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH", "ENV_VARS", "KEYS", "KEY_TO_ENV", "LOG_LEVELS", "BrouteSettings", "ConfigError",
+    "CsvSettings", "HealthSettings", "InfluxSettings", "LoggingSettings", "MeterSettings", "SerialSettings",
+    "SessionSettings", "Settings", "load_settings",
+]
 
 DEFAULT_CONFIG_PATH = Path("config/settings.yml")
-DONGLES = ("auto", "bp35a1", "rl7023-ips", "rl7023-dss", "bp35c0", "bp35c2")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong. ``key`` is the dotted key, ``fix`` how to put it right."""
-
-    def __init__(self, key: str, problem: str, fix: str) -> None:
-        super().__init__(key, problem, fix)
-        self.key = key
-        self.problem = problem
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"config error: {self.key}: {self.problem}; {self.fix}"
-
-
-# dotted key -> (kind, default). Kinds: str, int, float, bool, path, secret, optstr.
-_NONE = None
-_KEYS: dict[str, tuple[str, Any]] = {
-    "meter.unitid": ("str", "smartmeter"),
-    "meter.timezone": ("str", "Asia/Tokyo"),
-    "broute.id": ("secret", _NONE),
-    "broute.password": ("secret", _NONE),
-    "serial.port": ("optstr", _NONE),
-    "serial.baudrate": ("int", 115200),
-    "serial.dongle": ("str", "auto"),
-    "session.state_dir": ("path", "./state"),
-    "session.scan_duration_min": ("int", 4),
-    "session.scan_duration_max": ("int", 8),
-    "session.max_epcs_per_get": ("int", 6),
-    "session.request_timeout_s": ("float", 10),
-    "session.retries": ("int", 3),
-    "session.backfill": ("bool", True),
-    "session.terminate_on_stop": ("bool", True),
-    "session.silence_rejoin_s": ("float", 900.0),
-    "csv.enabled": ("bool", True),
-    "csv.directory": ("path", "./data"),
-    "csv.filename": ("str", "%Y%m%d-smartmeter.csv"),
-    "influxdb.enabled": ("bool", False),
-    "influxdb.url": ("optstr", _NONE),
-    "influxdb.token": ("secret", _NONE),
-    "influxdb.org": ("optstr", _NONE),
-    "influxdb.bucket": ("optstr", _NONE),
-    "influxdb.batch_size": ("int", 500),
-    "influxdb.flush_interval_s": ("float", 1),
-    "influxdb.spool_dir": ("optpath", _NONE),
-    "health.heartbeat_file": ("optpath", _NONE),
-    "health.stale_after_cycles": ("int", 6),
-    "health.http": ("optstr", _NONE),
-    "logging.level": ("str", "INFO"),
-}
-_TOP_LEVEL_EXTRA = ("schedule", "acquisition", "sensors")
-
-_ENV: dict[str, str] = {
-    "BROUTE_ID": "broute.id",
-    "BROUTE_PASSWORD": "broute.password",
-    "SERIAL_PORT": "serial.port",
-    "INFLUXDB_ENABLED": "influxdb.enabled",
-    "INFLUXDB_URL": "influxdb.url",
-    "INFLUXDB_TOKEN": "influxdb.token",
-    "INFLUXDB_ORG": "influxdb.org",
-    "INFLUXDB_BUCKET": "influxdb.bucket",
-    "LOGGER_TIMEZONE": "meter.timezone",
-    "LOGGER_UNITID": "meter.unitid",
-    "CSV_DIR": "csv.directory",
-    "STATE_DIR": "session.state_dir",
-}
-_KEY_TO_ENV = {v: k for k, v in _ENV.items()}
-
-
-def _fix(key: str) -> str:
-    env = _KEY_TO_ENV.get(key)
-    if env:
-        return f"set {env} in .env"
-    return f"fix {key} in settings.yml"
-
-
-@dataclass(frozen=True)
-class MeterSettings:
-    unitid: str
-    timezone: str
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-@dataclass(frozen=True)
-class BrouteSettings:
-    id: Secret | None
-    password: Secret | None
-
-
-@dataclass(frozen=True)
-class SerialSettings:
-    port: str | None
-    baudrate: int
-    dongle: str
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    state_dir: Path
-    scan_duration_min: int
-    scan_duration_max: int
-    max_epcs_per_get: int
-    request_timeout_s: float
-    retries: int
-    backfill: bool
-    terminate_on_stop: bool = True
-    silence_rejoin_s: float = 900.0
-
-
-@dataclass(frozen=True)
-class CsvSettings:
-    enabled: bool
-    directory: Path
-    filename: str
-
-
-@dataclass(frozen=True)
-class InfluxSettings:
-    enabled: bool
-    url: str | None
-    token: Secret | None
-    org: str | None
-    bucket: str | None
-    batch_size: int
-    flush_interval_s: float
-    spool_dir: Path
-
-
-@dataclass(frozen=True)
-class HealthSettings:
-    heartbeat_file: Path
-    stale_after_cycles: int
-    http: str | None
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    level: str
-
-
-@dataclass(frozen=True)
-class Settings:
-    meter: MeterSettings
-    broute: BrouteSettings
-    serial: SerialSettings
-    session: SessionSettings
-    schedule: tuple[ScheduleEntry, ...]
-    csv: CsvSettings
-    influxdb: InfluxSettings
-    health: HealthSettings
-    logging: LoggingSettings
-    #: extra serial sensors (logger.sensors); empty unless settings.yml lists some
-    sensors: tuple[SensorSettings, ...] = ()
-    source: Path | None = field(default=None, compare=False)
-
-    def redacted(self) -> dict[str, Any]:
-        """Nested plain dict for display (``doctor``): secrets shown as ``********`` (or null)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "schedule":
-                out["schedule"] = [
-                    {"epc": [f"{e:02X}" for e in entry.epcs], "cycle": entry.cycle if entry.cycle else "start",
-                     "at_start": entry.at_start}
-                    for entry in value
-                ]
-            elif f.name == "sensors":
-                out["sensors"] = [{k.name: getattr(s, k.name) for k in fields(s)} for s in value]
-            elif is_dataclass(value):
-                out[f.name] = {k.name: _plain(getattr(value, k.name)) for k in fields(value)}
-            else:
-                out[f.name] = _plain(value)
-        return out
-
-    def secret_values(self) -> list[str]:
-        """The real secret values, for :class:`~logger.secrets.RedactingFilter` only."""
-        return [s.reveal() for s in (self.broute.id, self.broute.password, self.influxdb.token) if s is not None]
-
-    def require_meter_access(self) -> None:
-        """Raise :class:`ConfigError` unless the B-route ID, password and serial port are set."""
-        for key, value in (("broute.id", self.broute.id), ("broute.password", self.broute.password),
-                           ("serial.port", self.serial.port)):
-            if value is None:
-                raise ConfigError(key, "missing (needed to talk to the meter)", _fix(key))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-# --------------------------------------------------------------------------- loading
+#: the old private name (tests and tools import it)
+_ENV = ENV_VARS
 
 
 def load_settings(
@@ -274,23 +116,23 @@ def load_settings(
         raw = _read_yaml(source)
 
     flat, schedule_raw, acquisition_raw = _flatten(raw)
-    values: dict[str, Any] = {key: default for key, (_kind, default) in _KEYS.items()}
+    values: dict[str, Any] = {key: default for key, (_kind, default) in KEYS.items()}
     for key, value in flat.items():
-        values[key] = _coerce(key, value, from_env=False)
+        values[key] = coerce(key, value, from_env=False)
 
     merged_env: dict[str, str] = {}
     if dotenv is not None and Path(dotenv).is_file():
         from dotenv import dotenv_values
 
         merged_env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
-    merged_env.update({k: v for k, v in env.items() if k in _ENV or k == "DEBUG"})
-    for name, key in _ENV.items():
+    merged_env.update({k: v for k, v in env.items() if k in ENV_VARS or k == "DEBUG"})
+    for name, key in ENV_VARS.items():
         if name in merged_env and merged_env[name] != "":
-            values[key] = _coerce(key, merged_env[name], from_env=True)
-    if _truthy(merged_env.get("DEBUG", "")):
+            values[key] = coerce(key, merged_env[name], from_env=True)
+    if truthy(merged_env.get("DEBUG", "")):
         values["logging.level"] = "DEBUG"
 
-    settings = _build(values, _schedule(schedule_raw, acquisition_raw), source)
+    settings = _build(values, parse_schedule(schedule_raw, acquisition_raw), source)
     try:
         sensors = parse_sensors(raw.get("sensors"))
     except SensorConfigError as exc:
@@ -298,7 +140,7 @@ def load_settings(
     if sensors:
         settings = replace(settings, sensors=sensors)
     if check_dirs:
-        _check_dirs(settings)
+        check_directories(settings)
     return settings
 
 
@@ -321,15 +163,15 @@ def _read_yaml(source: Path) -> dict[str, Any]:
 
 
 def _flatten(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
-    sections = {k.split(".")[0] for k in _KEYS}
-    valid = sorted(set(_KEYS) | sections | set(_TOP_LEVEL_EXTRA))
+    sections = {k.split(".")[0] for k in KEYS}
+    valid = sorted(set(KEYS) | sections | set(TOP_LEVEL_EXTRA))
     flat: dict[str, Any] = {}
     for name, body in raw.items():
         name = str(name)
-        if name in _TOP_LEVEL_EXTRA:
+        if name in TOP_LEVEL_EXTRA:
             continue
         if name not in sections:
-            raise _unknown(name, valid)
+            raise unknown_key(name, valid)
         if body is None:
             continue
         if not isinstance(body, dict):
@@ -337,112 +179,46 @@ def _flatten(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
                               f"fix {name} in settings.yml")
         for sub, value in body.items():
             key = f"{name}.{sub}"
-            if key not in _KEYS:
-                raise _unknown(key, valid)
+            if key not in KEYS:
+                raise unknown_key(key, valid)
             flat[key] = value
     return flat, raw.get("schedule"), raw.get("acquisition")
-
-
-def _unknown(key: str, valid: list[str]) -> ConfigError:
-    import difflib  # only for this message
-
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    fix = f"did you mean {close[0]}?" if close else "remove it (see config/settings.yml for valid keys)"
-    return ConfigError(key, "unknown key", fix)
-
-
-def _truthy(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
-
-
-def _coerce(key: str, value: Any, from_env: bool) -> Any:
-    kind = _KEYS[key][0]
-    fix = _fix(key)
-    if value is None:
-        if kind in ("optstr", "secret", "optpath"):
-            return None
-        raise ConfigError(key, "must not be empty", fix)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str):
-            low = value.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-        raise ConfigError(key, f"must be true or false (got {_kind_of(value)})", fix)
-    if kind == "int":
-        if from_env and isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"must be a whole number (got {_kind_of(value)})", fix)
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(key, f"must be a number (got {_kind_of(value)})", fix)
-        return float(value)
-    if kind == "secret":
-        if not isinstance(value, str):
-            # Never echo the value, not even its type's repr.
-            raise ConfigError(key, "must be a string", f"{fix} (quote it in YAML)")
-        return Secret(value.strip())
-    if not isinstance(value, str):
-        raise ConfigError(key, f"must be a string (got {_kind_of(value)})", fix)
-    return value.strip()
-
-
-def _kind_of(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
 def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path | None) -> Settings:
     def positive(key: str, minimum: float = 1) -> None:
         if v[key] < minimum:
-            raise ConfigError(key, f"must be at least {minimum:g} (got {v[key]:g})", _fix(key))
+            raise ConfigError(key, f"must be at least {minimum:g} (got {v[key]:g})", fix_for(key))
 
     if not v["meter.unitid"] or re.search(r"[\s,\"]", v["meter.unitid"]):
-        raise ConfigError("meter.unitid", "must be non-empty, without spaces, commas or quotes", _fix("meter.unitid"))
+        raise ConfigError("meter.unitid", "must be non-empty, without spaces, commas or quotes", fix_for("meter.unitid"))
     try:
         ZoneInfo(v["meter.timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("meter.timezone", f"unknown time zone {v['meter.timezone']!r}",
-                          "use an IANA name such as Asia/Tokyo; " + _fix("meter.timezone")) from None
+                          "use an IANA name such as Asia/Tokyo; " + fix_for("meter.timezone")) from None
 
-    rbid: Secret | None = v["broute.id"]
-    if rbid is not None and not re.fullmatch(r"[0-9A-Za-z]{32}", rbid.reveal()):
-        n = len(rbid)
-        what = f"must be 32 characters (got {n})" if n != 32 else "must contain only letters and digits"
-        raise ConfigError("broute.id", what, "copy the ID from the utility's letter; " + _fix("broute.id"))
-    pwd: Secret | None = v["broute.password"]
-    if pwd is not None:
-        if len(pwd) != 12:
-            raise ConfigError("broute.password", f"must be 12 characters (got {len(pwd)})", _fix("broute.password"))
-        if not re.fullmatch(r"[\x21-\x7e]{12}", pwd.reveal()):
-            raise ConfigError("broute.password", "must contain only printable ASCII without spaces",
-                              _fix("broute.password"))
+    rbid = _credential("broute.id", v["broute.id"], check_rbid)
+    pwd = _credential("broute.password", v["broute.password"], check_password)
     if v["serial.port"] == "":
         v["serial.port"] = None
     positive("serial.baudrate", 1200)
-    if v["serial.dongle"].lower() not in DONGLES:
-        raise ConfigError("serial.dongle", f"unknown dongle {v['serial.dongle']!r}",
-                          f"use one of {', '.join(DONGLES)}")
+    dongle = _dongle(v["serial.dongle"])
     for key in ("session.scan_duration_min", "session.scan_duration_max"):
         if not 0 <= v[key] <= 14:
-            raise ConfigError(key, f"must be 0..14 (got {v[key]})", _fix(key))
+            raise ConfigError(key, f"must be 0..14 (got {v[key]})", fix_for(key))
     if v["session.scan_duration_min"] > v["session.scan_duration_max"]:
         raise ConfigError("session.scan_duration_min", "must not exceed session.scan_duration_max",
                           "fix session.scan_duration_min in settings.yml")
     if not 1 <= v["session.max_epcs_per_get"] <= 16:
         raise ConfigError("session.max_epcs_per_get", f"must be 1..16 (got {v['session.max_epcs_per_get']})",
-                          _fix("session.max_epcs_per_get"))
+                          fix_for("session.max_epcs_per_get"))
     positive("session.request_timeout_s")
     positive("session.retries", 0)
     positive("session.silence_rejoin_s", 0)
     if "%" not in v["csv.filename"] or "/" in v["csv.filename"]:
         raise ConfigError("csv.filename", "must be a file name with a date pattern such as %Y%m%d, no '/'",
-                          _fix("csv.filename"))
+                          fix_for("csv.filename"))
     positive("influxdb.batch_size")
     positive("influxdb.flush_interval_s", 0.1)
     positive("health.stale_after_cycles")
@@ -450,7 +226,7 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
         m = re.fullmatch(r"(.+):(\d{1,5})", v["health.http"])
         if not m or not 0 < int(m.group(2)) < 65536:
             raise ConfigError("health.http", f"must be host:port such as 127.0.0.1:8000 (got {v['health.http']!r})",
-                              _fix("health.http"))
+                              fix_for("health.http"))
     else:
         v["health.http"] = None
     level = v["logging.level"].upper()
@@ -461,17 +237,17 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
         for key in ("influxdb.url", "influxdb.token", "influxdb.org", "influxdb.bucket"):
             if v[key] is None or v[key] == "" or (isinstance(v[key], Secret) and not v[key].reveal()):
                 raise ConfigError(key, "missing while influxdb.enabled is true",
-                                  _fix(key) + " (or set influxdb.enabled: false)")
+                                  fix_for(key) + " (or set influxdb.enabled: false)")
         if not re.match(r"https?://", v["influxdb.url"]):
             raise ConfigError("influxdb.url", f"must start with http:// or https:// (got {v['influxdb.url']!r})",
-                              _fix("influxdb.url"))
+                              fix_for("influxdb.url"))
 
     state_dir = Path(v["session.state_dir"])
     return Settings(
         meter=MeterSettings(unitid=v["meter.unitid"], timezone=v["meter.timezone"]),
         broute=BrouteSettings(id=rbid, password=pwd),
         serial=SerialSettings(port=v["serial.port"], baudrate=v["serial.baudrate"],
-                              dongle=v["serial.dongle"].lower()),
+                              dongle=dongle),
         session=SessionSettings(
             state_dir=state_dir,
             scan_duration_min=v["session.scan_duration_min"],
@@ -505,122 +281,22 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
     )
 
 
-# --------------------------------------------------------------------------- schedule
-
-
-def _epc(key: str, item: Any) -> int:
-    text = f"{item:02X}" if isinstance(item, int) and not isinstance(item, bool) and 0 <= item < 256 else str(item)
-    if not re.fullmatch(r"(0[xX])?[0-9A-Fa-f]{2}", text.strip()):
-        raise ConfigError(key, f"{text!r} is not an EPC (two hex digits such as E7)",
-                          "write EPCs as two hex digits in quotes, e.g. [\"E7\", \"E8\"]")
-    epc = int(text.strip()[-2:], 16)
-    if epc not in MIN_CYCLE_S:
-        allowed = ", ".join(f"{e:02X}" for e in sorted(MIN_CYCLE_S))
-        raise ConfigError(key, f"{epc:02X} is not a meter property this logger records", f"use one of {allowed}")
-    return epc
-
-
-def _epcs(key: str, value: Any) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise ConfigError(key, "needs at least one EPC", "list EPCs such as [\"E7\"]")
-    return tuple(_epc(key, item) for item in items)
-
-
-def _check_cycle(key: str, epcs: tuple[int, ...], cycle: int) -> None:
-    for epc in epcs:
-        minimum = MIN_CYCLE_S[epc]
-        if cycle < minimum:
-            raise ConfigError(key, f"{cycle} s is below the minimum of {minimum} s for {epc:02X}",
-                              f"use a cycle of at least {minimum} s (the B-route has a transmit budget)")
-
-
-def _cycle_value(key: str, value: Any) -> int | None:
-    if value == "start":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(key, f"must be a positive number of seconds or \"start\" (got {value!r})",
-                          "fix it in settings.yml")
+def _credential(key: str, value: Secret | None, check: Callable[[str], str]) -> Secret | None:
+    """``value`` when unset or well-formed; else :class:`ConfigError` (lengths/positions only, never the value)."""
+    if value is not None:
+        try:
+            check(value.reveal())
+        except CredentialError as exc:
+            raise ConfigError(key, exc.problem, f"{exc.fix}; {fix_for(key)}") from None
     return value
 
 
-def _schedule(schedule_raw: Any, acquisition_raw: Any) -> tuple[ScheduleEntry, ...]:
-    if schedule_raw is not None and acquisition_raw is not None:
-        raise ConfigError("acquisition", "both schedule and acquisition are given",
-                          "keep only one of them in settings.yml")
-    if schedule_raw is None and acquisition_raw is None:
-        return DEFAULT_ENTRIES
-    if acquisition_raw is not None:
-        if not isinstance(acquisition_raw, dict):
-            raise ConfigError("acquisition", "must be a mapping with interval_seconds and properties",
-                              "see config/settings.yml")
-        for sub in acquisition_raw:
-            if sub not in ("interval_seconds", "properties"):
-                raise _unknown(f"acquisition.{sub}", ["acquisition.interval_seconds", "acquisition.properties"])
-        if "properties" not in acquisition_raw or "interval_seconds" not in acquisition_raw:
-            raise ConfigError("acquisition", "needs interval_seconds and properties",
-                              "e.g. acquisition: {interval_seconds: 30, properties: [E7, E8]}")
-        epcs = _epcs("acquisition.properties", acquisition_raw["properties"])
-        cycle = _cycle_value("acquisition.interval_seconds", acquisition_raw["interval_seconds"])
-        if cycle is None:
-            raise ConfigError("acquisition.interval_seconds", "must be a number of seconds", "fix it in settings.yml")
-        _check_cycle("acquisition.interval_seconds", epcs, cycle)
-        return (ScheduleEntry(epcs, cycle),)
-    if not isinstance(schedule_raw, list) or not schedule_raw:
-        raise ConfigError("schedule", "must be a non-empty list of {epc: [...], cycle: N}", "see config/settings.yml")
-    entries = []
-    for i, item in enumerate(schedule_raw):
-        key = f"schedule[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(key, "must be a mapping like {epc: [E7], cycle: 10}", "see config/settings.yml")
-        for sub in item:
-            if sub not in ("epc", "cycle", "at_start"):
-                raise _unknown(f"{key}.{sub}", [f"{key}.epc", f"{key}.cycle", f"{key}.at_start"])
-        if "epc" not in item:
-            raise ConfigError(f"{key}.epc", "missing", "list the EPCs to read, e.g. epc: [E7]")
-        epcs = _epcs(f"{key}.epc", item["epc"])
-        at_start = item.get("at_start", False)
-        if not isinstance(at_start, bool):
-            raise ConfigError(f"{key}.at_start", "must be true or false", "fix it in settings.yml")
-        if "cycle" not in item and not at_start:
-            raise ConfigError(f"{key}.cycle", "missing", "give a cycle in seconds or \"start\"")
-        cycle = _cycle_value(f"{key}.cycle", item["cycle"]) if "cycle" in item else None
-        if cycle is not None:
-            _check_cycle(f"{key}.cycle", epcs, cycle)
-        entries.append(ScheduleEntry(epcs, cycle, at_start=at_start or cycle is None))
-    return tuple(entries)
-
-
-# --------------------------------------------------------------------------- directories
-
-
-def _check_dirs(settings: Settings) -> None:
-    checks = [("session.state_dir", settings.session.state_dir)]
-    if settings.csv.enabled:
-        checks.append(("csv.directory", settings.csv.directory))
-    if settings.influxdb.enabled:
-        checks.append(("influxdb.spool_dir", settings.influxdb.spool_dir))
-    checks.append(("health.heartbeat_file", settings.health.heartbeat_file.parent))
-    for key, directory in checks:
-        problem = _unwritable(directory)
-        if problem:
-            raise ConfigError(key, problem, f"make it writable for this user or point {key} elsewhere ("
-                                            + (f"{_KEY_TO_ENV[key]} or settings.yml)" if key in _KEY_TO_ENV
-                                               else "settings.yml)"))
-
-
-def _unwritable(directory: Path) -> str | None:
-    """None when ``directory`` is writable or could be created, else what is wrong."""
-    probe = directory
-    while not probe.exists():
-        parent = probe.parent
-        if parent == probe:
-            break
-        probe = parent
-    if probe.exists() and not probe.is_dir():
-        return f"{probe} is not a directory"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        if probe == directory:
-            return f"directory {directory} is not writable"
-        return f"cannot create {directory}: {probe} is not writable"
-    return None
+def _dongle(name: str) -> str:
+    """``auto`` or the canonical family name for ``name`` (an alias such as bp35c2 included)."""
+    if normalise(name) == "auto":
+        return "auto"
+    try:
+        return family(name).name
+    except ValueError:
+        raise ConfigError("serial.dongle", f"unknown dongle {name!r}",
+                          f"use one of {', '.join(DONGLE_CHOICES)}") from None

@@ -17,6 +17,10 @@ Counter wrap: the meter counts raw units with D7 digits and wraps at ``10**D7`` 
 :func:`logger.echonet.meter.counter_delta` on the raw counts when D7 and E1 are known (D3 absent
 means coefficient 1); otherwise the period has no number (and an issue is reported).
 
+The pieces: :mod:`logger.summary_periods` (period boundaries), :mod:`logger.summary_counters`
+(counter deltas and wrap), :mod:`logger.summary_files` (files, rows, context); all importable
+from here.
+
 Streaming: files are read one by one in date order; only the periods not yet finished are kept in
 memory (a period is finished once the file holding its end boundary has been read).
 """
@@ -24,129 +28,42 @@ memory (a period is finished once the file holding its end boundary has been rea
 from __future__ import annotations
 
 import csv
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 
-from logger.echonet.meter import counter_delta
-from logger.readings import CSV_HEADER, parse_timestamp
+from logger.readings import CSV_HEADER
+from logger.summary_counters import Context, energy_delta
+from logger.summary_files import (
+    CONTEXT_EPCS,
+    Issue,
+    SummaryError,
+    find_files,
+    parse_row,
+    read_context,
+)
+from logger.summary_periods import (
+    BY,
+    SLOT,
+    label,
+    local_midnight,
+    missing_slots,
+    period_end,
+    period_start,
+    slots,
+)
 
-SLOT = timedelta(minutes=30)
-BY = ("day", "halfhour", "month")
+__all__ = [
+    "BY", "DIRECTIONS", "SLOT", "Context", "Energy", "Issue", "PeriodSummary", "Stats", "SummaryError",
+    "energy_delta", "find_files", "label", "local_midnight", "period_end", "period_start", "read_context", "slots",
+    "summarize",
+]
+
 #: (boundary EPC, fallback EPC) per direction
 DIRECTIONS = {"bought": ("EA", "E0"), "sold": ("EB", "E3")}
 _ENERGY_EPCS = frozenset({"EA", "EB", "E0", "E3"})
-_CONTEXT_EPCS = frozenset({"D3", "D7", "E1"})
-
-
-class SummaryError(Exception):
-    """A problem that stops the summary (missing directory, no files, bad range)."""
-
-
-@dataclass(frozen=True)
-class Issue:
-    """A row that was skipped, or a number that could not be computed: ``path:line: reason``."""
-
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}" if self.line else f"{self.path}: {self.reason}"
-
-
-@dataclass
-class Context:
-    """Scaling facts from the D3 / D7 / E1 rows (the latest seen)."""
-
-    coefficient: Decimal | None = None
-    unit: Decimal | None = None
-    digits: int | None = None
-
-    def observe(self, epc: str, value: Decimal) -> None:
-        if epc == "D3":
-            self.coefficient = value
-        elif epc == "E1":
-            self.unit = value
-        elif epc == "D7" and value == value.to_integral_value() and 1 <= value <= 8:
-            self.digits = int(value)
-
-    @property
-    def complete(self) -> bool:
-        return self.unit is not None and self.digits is not None and self.coefficient is not None
-
-    @property
-    def scale(self) -> Decimal | None:
-        """kWh per raw count (D3 x E1); D3 absent counts as 1 (the meter does not have one)."""
-        return None if self.unit is None else self.unit * (self.coefficient if self.coefficient is not None else 1)
-
-    @property
-    def wrap_kwh(self) -> Decimal | None:
-        scale = self.scale
-        return None if scale is None or self.digits is None else scale * 10**self.digits
-
-
-def energy_delta(new: Decimal, old: Decimal, ctx: Context) -> Decimal | None:
-    """``new - old`` for a cumulative kWh counter; unwraps one wrap-around when D7/E1 are known.
-
-    ``None`` when the counter went down and the wrap cannot be worked out exactly.
-    """
-    if new >= old:
-        return new - old
-    scale, digits = ctx.scale, ctx.digits
-    if scale is None or digits is None or scale <= 0:
-        return None
-    raw_new, raw_old = new / scale, old / scale
-    if raw_new != raw_new.to_integral_value() or raw_old != raw_old.to_integral_value():
-        return None
-    try:
-        return counter_delta(int(raw_new), int(raw_old), digits) * scale
-    except ValueError:  # the values do not fit D7 digits: not a wrap (meter replaced, bad context)
-        return None
-
-
-# --------------------------------------------------------------------------- periods
-
-
-def local_midnight(d: date, tz: tzinfo) -> datetime:
-    return datetime.combine(d, time(0), tz)
-
-
-def period_start(t: datetime, by: str, tz: tzinfo) -> datetime:
-    """Start of the ``by`` period holding the aware datetime ``t`` (local time of ``tz``)."""
-    local = t.astimezone(tz)
-    if by == "day":
-        return local_midnight(local.date(), tz)
-    if by == "month":
-        return local_midnight(local.date().replace(day=1), tz)
-    if by == "halfhour":
-        return local.replace(minute=local.minute // 30 * 30, second=0, microsecond=0)
-    raise ValueError(f"by must be one of {BY}, not {by!r}")
-
-
-def period_end(start: datetime, by: str, tz: tzinfo) -> datetime:
-    if by == "halfhour":
-        return (start.astimezone(UTC) + SLOT).astimezone(tz)
-    if by == "day":
-        return local_midnight(start.date() + timedelta(days=1), tz)
-    d = start.date()
-    return local_midnight(date(d.year + d.month // 12, d.month % 12 + 1, 1), tz)
-
-
-def label(start: datetime, by: str) -> str:
-    if by == "month":
-        return start.strftime("%Y-%m")
-    if by == "day":
-        return start.date().isoformat()
-    return start.isoformat(timespec="minutes")
-
-
-def slots(start: datetime, end: datetime) -> int:
-    """Half-hours between two boundaries (exact in UTC: DST days have 46 or 50)."""
-    return int((end - start) / SLOT)
 
 
 @dataclass(frozen=True)
@@ -197,84 +114,6 @@ class _Period:
     start: datetime
     end: datetime
     spans: dict[str, _Span] = field(default_factory=lambda: {e: _Span() for e in _ENERGY_EPCS})
-
-
-def _missing(start: datetime, end: datetime, covered: tuple[datetime, datetime] | None, now: datetime) -> int:
-    """Half-hour slots of [start, end) that ended by ``now`` and are not inside ``covered``."""
-    n = 0
-    t = start.astimezone(UTC)
-    end_u = end.astimezone(UTC)
-    while t < end_u:
-        slot_end = t + SLOT
-        if slot_end <= now and (covered is None or not (covered[0] <= t and slot_end <= covered[1])):
-            n += 1
-        t = slot_end
-    return n
-
-
-# --------------------------------------------------------------------------- files
-
-
-def find_files(directory: Path, pattern: str) -> list[tuple[date, Path]]:
-    """Daily files in ``directory`` whose name matches the strftime ``pattern``, by date."""
-    if not directory.is_dir():
-        raise SummaryError(f"CSV directory {directory} does not exist (set csv.directory in settings.yml or CSV_DIR)")
-    out = []
-    depth = pattern.count("/")
-    for path in directory.glob("/".join(["*"] * (depth + 1))):
-        rel = path.relative_to(directory).as_posix()
-        try:
-            d = datetime.strptime(rel, pattern).date()
-        except ValueError:
-            continue
-        if path.is_file():
-            out.append((d, path))
-    out.sort()
-    return out
-
-
-_TS = re.compile(r"\d{4}-\d\d-\d\dT")
-
-
-def _parse(row: list[str]) -> tuple[datetime, Decimal]:
-    ts, _unitid, _epc, _dataid, value = row
-    if not _TS.match(ts):
-        raise ValueError(f"bad timestamp {ts[:40]!r}")
-    when = parse_timestamp(ts)
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"bad value {value[:40]!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"value {value[:40]!r} is not a finite number")
-    return when.astimezone(UTC), number
-
-
-def read_context(files: Iterable[tuple[date, Path]], unitid: str) -> Context:
-    """The latest D3/D7/E1 values in ``files`` (given newest first); stops once all three are known."""
-    ctx = Context()
-    for _d, path in files:
-        latest: dict[str, tuple[datetime, Decimal]] = {}
-        try:
-            with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-                for row in csv.reader(fh):
-                    if len(row) == 5 and row[2] in _CONTEXT_EPCS and row[1] == unitid and not row[3]:
-                        try:
-                            t, v = _parse(row)
-                        except ValueError:
-                            continue
-                        if row[2] not in latest or t >= latest[row[2]][0]:
-                            latest[row[2]] = (t, v)
-        except OSError:
-            continue
-        for epc, (_t, v) in latest.items():
-            if (epc == "D3" and ctx.coefficient is None) or (epc == "E1" and ctx.unit is None) or (
-                epc == "D7" and ctx.digits is None
-            ):
-                ctx.observe(epc, v)
-        if ctx.complete:
-            break
-    return ctx
 
 
 # --------------------------------------------------------------------------- the computation
@@ -360,10 +199,10 @@ def summarize(
                     on_issue(Issue(path, line, f"{epc} went down from {v0} to {v1} and the wrap cannot be "
                                                "worked out (needs D7 and E1 rows); no number for "
                                                f"{label(p.start, by)} {direction}"))
-                    return Energy(None, epc, None, _missing(p.start, p.end, None, now))
-                return Energy(kwh, epc, covered, _missing(p.start, p.end, covered, now))
+                    return Energy(None, epc, None, missing_slots(p.start, p.end, None, now))
+                return Energy(kwh, epc, covered, missing_slots(p.start, p.end, covered, now))
         any_data = any(p.spans[e].count for e in (boundary_epc, fallback_epc))
-        return Energy(None, boundary_epc if any_data else "", None, _missing(p.start, p.end, None, now))
+        return Energy(None, boundary_epc if any_data else "", None, missing_slots(p.start, p.end, None, now))
 
     def emit_until(limit: datetime) -> Iterator[PeriodSummary]:
         """Yield every period (with data or not) ending at or before ``limit``."""
@@ -392,7 +231,7 @@ def summarize(
                     on_issue(Issue(name, lineno, f"expected 5 columns, got {len(row)}; row skipped"))
                     continue
                 epc = row[2]
-                if epc not in _ENERGY_EPCS and epc not in _CONTEXT_EPCS:
+                if epc not in _ENERGY_EPCS and epc not in CONTEXT_EPCS:
                     continue
                 if row[1] != unitid:
                     if len(stats.other_units) < 100:
@@ -401,13 +240,13 @@ def summarize(
                 if row[3]:
                     continue  # EA/E0 rows never carry a dataid; other sensors might reuse the EPC
                 try:
-                    t, value = _parse(row)
+                    t, value = parse_row(row)
                 except ValueError as exc:
                     stats.bad_rows += 1
                     on_issue(Issue(name, lineno, f"{exc}; row skipped"))
                     continue
                 stats.rows += 1
-                if epc in _CONTEXT_EPCS:
+                if epc in CONTEXT_EPCS:
                     ctx.observe(epc, value)
                     continue
                 if epc in ("EA", "EB"):

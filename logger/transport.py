@@ -8,11 +8,10 @@ possibly nothing, returning no later than ``deadline``) and ``close()``. Failure
 
 from __future__ import annotations
 
-import errno
-import os
 from typing import Protocol
 
 from logger.clock import Clock
+from logger.port_errors import explain_port_error
 
 
 class TransportError(Exception):
@@ -28,25 +27,9 @@ class Transport(Protocol):
 
 
 def explain_open_error(port: str, exc: BaseException, setting: str = "SERIAL_PORT", device: str = "dongle") -> str:
-    """A one-line reason and fix for a port that would not open (``setting`` names where it is set)."""
-    err = getattr(exc, "errno", None)
-    text = str(exc)
-    if err == errno.EACCES or "Permission denied" in text:
-        return (
-            f"permission denied on {port}: add the user to the dialout group "
-            f"(sudo usermod -aG dialout $USER, then log in again) or, in Docker, map the device and add "
-            f"group_add: [dialout]"
-        )
-    if err == errno.ENOENT or "No such file" in text or "could not open port" in text and "No such" in text:
-        return (
-            f"{port} does not exist: is the {device} plugged in? List candidates with ls /dev/serial/by-id/ "
-            f"and set {setting}"
-        )
-    if err == errno.EBUSY or "busy" in text.lower() or "lock" in text.lower():
-        return f"{port} is in use by another program (another logger, ModemManager?): stop it and retry"
-    if "Connection refused" in text or err == errno.ECONNREFUSED:
-        return f"{port}: connection refused: is the simulator or ser2net listening there?"
-    return f"cannot open {port}: {text}"
+    """:func:`logger.port_errors.explain_port_error` as one line: ``<what was found>: <the fix>``."""
+    found, fix = explain_port_error(port, exc, setting, device)
+    return f"{found}: {fix}"
 
 
 class SerialTransport:
@@ -129,14 +112,3 @@ class SimTransport:
 
     def close(self) -> None:
         self._closed = True
-
-
-def port_access_problem(port: str) -> str | None:
-    """For ``doctor``: why ``port`` cannot be opened by this user, or ``None``."""
-    if "://" in port:
-        return None
-    if not os.path.exists(port):
-        return explain_open_error(port, FileNotFoundError(errno.ENOENT, "No such file"))
-    if not os.access(port, os.R_OK | os.W_OK):
-        return explain_open_error(port, PermissionError(errno.EACCES, "Permission denied"))
-    return None

@@ -110,7 +110,7 @@ def test_unusable_directories_name_the_key(tmp_path, key, yml):
 
 def test_every_key_has_an_invalid_case():
     covered = {c[2] for c in BAD} | {c[2] for c in EXTRA} | {c[0] for c in DIR_CASES}
-    missing = sorted(set(config._KEYS) - covered)
+    missing = sorted(set(config.KEYS) - covered)
     assert not missing, f"no invalid-value test for {missing}"
     for section in ("schedule", "acquisition", "config"):
         assert section in covered
@@ -129,7 +129,7 @@ CLI_CASES = [
 @pytest.mark.parametrize(("yml", "env", "key"), CLI_CASES, ids=[c[2] for c in CLI_CASES])
 def test_run_exits_2_with_one_line_naming_the_key(tmp_path, yml, env, key):
     (tmp_path / "bad.yml").write_text(yml)
-    clean = {k: v for k, v in os.environ.items() if k not in config._ENV and k != "DEBUG"}
+    clean = {k: v for k, v in os.environ.items() if k not in config.ENV_VARS and k != "DEBUG"}
     clean["PYTHONPATH"] = str(REPO)
     proc = subprocess.run([sys.executable, "-m", "logger", "run", "--config", "bad.yml"], cwd=tmp_path,
                           env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)

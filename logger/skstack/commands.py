@@ -4,12 +4,15 @@ SK* commands end with CRLF. The ROHM "product" commands WOPT/ROPT/WUART/RUART
 end with CR only (the module answers them with CR only too).
 
 Arguments are validated; errors say what is wrong and how to fix it, and never
-repeat a B-route ID or password.
+repeat a B-route ID or password (those follow :mod:`logger.skstack.credentials`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from logger.skstack.credentials import CredentialError, check_password, check_rbid
 
 CRLF = b"\r\n"
 CR = b"\r"
@@ -19,10 +22,6 @@ IPV6_RE = re.compile(r"[0-9A-Fa-f]{4}(?::[0-9A-Fa-f]{4}){7}")
 ADDR64_RE = re.compile(r"[0-9A-Fa-f]{16}")
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _REG_RE = re.compile(r"[Ss][0-9A-Fa-f]{1,2}")
-_ALNUM_RE = re.compile(r"[0-9A-Za-z]")
-
-B_ROUTE_ID_LEN = 32
-B_ROUTE_PASSWORD_LEN = 12
 
 #: Zero-padded hex width for integer register values (others use minimal hex).
 _REG_WIDTH = {"S2": 2, "S3": 4}
@@ -64,22 +63,12 @@ def check_int(value: int, what: str, lo: int, hi: int) -> int:
     return value
 
 
-def _check_secret(value: str, what: str, length: int, setting: str) -> str:
-    """Validate a credential without ever putting it in the message."""
-    if not isinstance(value, str):
-        raise CommandError(f"{what} must be text; set {setting}")
-    if len(value) != length:
-        raise CommandError(
-            f"{what} must be exactly {length} characters, got {len(value)}; "
-            f"check {setting} (copy it from the letter of your electricity distributor)"
-        )
-    for pos, ch in enumerate(value, 1):
-        if not _ALNUM_RE.fullmatch(ch):
-            raise CommandError(
-                f"{what} has a character that is not a letter or digit at position {pos}; "
-                f"check {setting} for spaces, quotes or look-alike characters"
-            )
-    return value
+def _credential(check: Callable[[object], str], value: object) -> str:
+    """The one credential rule (:mod:`logger.skstack.credentials`) as a :class:`CommandError`."""
+    try:
+        return check(value)
+    except CredentialError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def skver() -> bytes:
@@ -123,13 +112,13 @@ def sksreg(reg: str, value: str | int | None = None) -> bytes:
 
 def sksetpwd(pwd: str) -> bytes:
     """``SKSETPWD C <password>`` (the B-route password is 12 characters; C is its length in hex)."""
-    pwd = _check_secret(pwd, "B-route password", B_ROUTE_PASSWORD_LEN, "the B-route password setting")
+    pwd = _credential(check_password, pwd)
     return _line(f"SKSETPWD {len(pwd):X} {pwd}")
 
 
 def sksetrbid(rbid: str) -> bytes:
     """``SKSETRBID <id>`` (the B-route ID is 32 characters)."""
-    rbid = _check_secret(rbid, "B-route ID", B_ROUTE_ID_LEN, "the B-route ID setting")
+    rbid = _credential(check_rbid, rbid)
     return _line(f"SKSETRBID {rbid}")
 
 
