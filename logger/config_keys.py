@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from logger.link.settings import LinkSettings
 from logger.secrets import Secret
 
 
@@ -26,6 +27,8 @@ class ConfigError(Exception):
 
 
 # dotted key -> (kind, default). Kinds: str, int, float, bool, path, optpath, secret, optstr.
+#: the link's own defaults (dongle, scan durations) live in LinkSettings; every other default is in KEYS
+_LINK = LinkSettings()
 KEYS: dict[str, tuple[str, Any]] = {
     "meter.unitid": ("str", "smartmeter"),
     "meter.timezone": ("str", "Asia/Tokyo"),
@@ -33,10 +36,10 @@ KEYS: dict[str, tuple[str, Any]] = {
     "broute.password": ("secret", None),
     "serial.port": ("optstr", None),
     "serial.baudrate": ("int", 115200),
-    "serial.dongle": ("str", "auto"),
+    "serial.dongle": ("str", _LINK.dongle),
     "session.state_dir": ("path", "./state"),
-    "session.scan_duration_min": ("int", 4),
-    "session.scan_duration_max": ("int", 8),
+    "session.scan_duration_min": ("int", _LINK.scan_duration_min),
+    "session.scan_duration_max": ("int", _LINK.scan_duration_max),
     "session.max_epcs_per_get": ("int", 6),
     "session.request_timeout_s": ("float", 10),
     "session.retries": ("int", 3),

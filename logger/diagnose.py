@@ -11,6 +11,7 @@ lengths.
 
 from __future__ import annotations
 
+import enum
 import errno
 import json
 import os
@@ -24,7 +25,16 @@ from logger.port_errors import explain_port_error, in_docker
 from logger.secrets import MASK, Secret
 from logger.skstack.credentials import CredentialError, check_password, check_rbid
 
-OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
+class Status(enum.StrEnum):
+    """The verdict of one check (printed as the first word of its line)."""
+
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+OK, WARN, FAIL, SKIP = Status.OK, Status.WARN, Status.FAIL, Status.SKIP
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Check:
     """One line of the report. ``config_error`` makes the exit code 2 instead of 1."""
 
     name: str
-    status: str
+    status: Status
     found: str
     fix: str | None = None
     config_error: bool = False

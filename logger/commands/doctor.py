@@ -25,6 +25,7 @@ from typing import TextIO
 
 from logger.diagnose import (
     FAIL,
+    OK,
     Check,
     check_credentials,
     check_directory,
@@ -91,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     setup_logging("DEBUG" if debug else "WARNING", report.secrets)
     source = str(settings.source) if settings.source else "built-in defaults"
     dotenv = f" + {args.env_file}" if args.env_file and os.path.isfile(args.env_file) else ""
-    report.add(Check("settings", "OK", f"loaded {source}{dotenv} + environment; valid"))
+    report.add(Check("settings", OK, f"loaded {source}{dotenv} + environment; valid"))
     if args.show_config:
         import yaml
 
@@ -129,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
 
         link = LinkSettings.from_settings(settings, command_timeout_s=args.timeout, probe_timeout_s=args.timeout)
         dialogue = DongleChecks(link, port=port or "?", baudrate=settings.serial.baudrate, scan=not args.no_scan,
-                                join=args.join, credentials_ok=creds.status == "OK")
+                                join=args.join, credentials_ok=creds.status is OK)
         shown = 0
 
         def note(text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from logger.link.settings import LinkSettings
@@ -30,17 +30,21 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True)
 class SessionConfig:
-    link: LinkSettings = field(default_factory=LinkSettings)
-    max_epcs_per_get: int = 6
-    request_timeout_s: float = 10.0
-    retries: int = 3
-    backfill: bool = True
-    terminate_on_stop: bool = True
+    """What the session needs from the settings. No defaults here: the one place for the defaults
+    of these ``session.*``/``meter.*`` keys is the config's key table (``logger/config_keys.py``),
+    and the link's own are :class:`~logger.link.settings.LinkSettings`."""
+
+    link: LinkSettings
+    max_epcs_per_get: int
+    request_timeout_s: float
+    retries: int
+    backfill: bool
+    terminate_on_stop: bool
     #: a meter that stops answering while the dongle keeps the PANA session is polled on that
     #: session for this long before the session is torn down and rejoined
-    silence_rejoin_s: float = 900.0
-    unitid: str = "smartmeter"
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Tokyo"))
+    silence_rejoin_s: float
+    unitid: str
+    tz: ZoneInfo
 
     def __repr__(self) -> str:  # never show credentials
         return f"SessionConfig(dongle={self.link.dongle!r}, unitid={self.unitid!r}, tz={self.tz})"
