@@ -173,20 +173,26 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         self._guard(self.driver.start, flow)
 
     def _guard(self, step, arg) -> None:
-        """Advance the driver; turn what a flow raised into the session's response."""
+        """Advance the driver; turn what a flow raised into the session's response (after the
+        bytes the flow sent before raising, so the order of actions is the order of events)."""
         try:
             step(arg)
-        except NoSession:
+        except Exception as exc:  # noqa: BLE001 - dispatched below
+            self._flush_outbox()
+            self._on_flow_error(exc)
+        self._flush_outbox()
+
+    def _on_flow_error(self, exc: Exception) -> None:
+        if isinstance(exc, NoSession):
             log.warning("the dongle refuses to send to the meter (no PANA session, EVENT 21 01): rejoining")
             self._begin(self._recover_flow(), "recover")
-        except DongleSilent as exc:
+        elif isinstance(exc, DongleSilent):
             self._request_reopen(f"dongle did not answer: {exc.what}")
-        except LinkFatal as exc:
+        elif isinstance(exc, LinkFatal):
             self._fail(str(exc))
-        except Exception:  # a bug must not stop a logger that runs unattended for months
-            log.exception("internal error in the %s procedure; starting over", self._flow_kind)
+        else:  # a bug must not stop a logger that runs unattended for months
+            log.error("internal error in the %s procedure; starting over", self._flow_kind, exc_info=exc)
             self._request_reopen(f"internal error in {self._flow_kind}")
-        self._flush_outbox()
 
     def _flush_outbox(self) -> None:
         for item in self.driver.drain():
