@@ -9,6 +9,7 @@ the simulated meter is the only thing that accepts them). The credentials are ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import signal
 import sys
@@ -16,6 +17,7 @@ import time
 
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
 from logger.simulate.faults import FaultError, FaultPlan, parse_fault
+from logger.simulate.neighbours import MAX_NEIGHBOURS, neighbourhood
 from logger.simulate.profiles import DIALECTS
 
 
@@ -52,6 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=5,
         metavar="N",
         help="smallest SKSCAN DURATION that hears the meter's beacon (default 5)",
+    )
+    parser.add_argument(
+        "--neighbours",
+        default="0",
+        metavar="N",
+        help=f"other households' meters in range, 0..{MAX_NEIGHBOURS} (default 0): each beacons on its own "
+        "channel below the meter's, louder than it; joining one fails like wrong credentials",
     )
     parser.add_argument(
         "--notify",
@@ -110,6 +119,13 @@ def _listen_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _neighbour_count(text: str) -> int:
+    count = int(text) if text.strip().isdigit() else -1
+    if not 0 <= count <= MAX_NEIGHBOURS:
+        raise ValueError(f"--neighbours must be a whole number from 0 to {MAX_NEIGHBOURS}, got {text!r}")
+    return count
+
+
 def main(args: argparse.Namespace) -> int:
     from logger.simulate.meter import MeterConfig, MeterSim
     from logger.simulate.server import PtyServer, TcpServer
@@ -132,6 +148,9 @@ def main(args: argparse.Namespace) -> int:
             pana_fail_time=args.pana_fail_time,
             faults=plan,
         )
+        count = _neighbour_count(args.neighbours)
+        if count:
+            config = dataclasses.replace(config, neighbours=neighbourhood(config, count, seed=args.seed))
     except (ValueError, FaultError) as exc:
         print(f"smartmeter-logger simulate: error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from logger.clock import Clock
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
 from logger.simulate.meter import MeterConfig, MeterSim
+from logger.simulate.neighbours import neighbourhood
 from logger.transport import SimTransport
 
 
@@ -47,11 +48,16 @@ def build_simulation(
     dongle: DongleConfig | None = None,
     seed: int = 0,
     record_sent: bool = False,
+    neighbours: int = 0,
 ) -> Simulation:
+    """A meter and a dongle that accepts ``rbid``/``password``; ``neighbours`` other meters in
+    range (:func:`~logger.simulate.neighbours.neighbourhood`, replacing any in ``dongle``)."""
     start = clock.time()
     meter_sim = MeterSim(meter or MeterConfig(seed=seed), start)
     config = dongle or DongleConfig()
     config.rbid, config.password = rbid, password
+    if neighbours:
+        config.neighbours = neighbourhood(config, neighbours, seed=seed)
     dongle_sim = DongleSim(dialect, meter_sim, config, random.Random(seed))
     return Simulation(dongle_sim, meter_sim, clock, [] if record_sent else None)
 
@@ -69,12 +75,14 @@ def virtual_app(
     rbid: str = DEMO_RBID,
     password: str = DEMO_PASSWORD,
     simulation: Simulation | None = None,
+    neighbours: int = 0,
 ):
     """Exactly what ``run`` builds, on a :class:`VirtualClock` at ``start`` with an in-process
     simulation (host writes recorded), data and state under ``root``, settings from
     ``settings_yaml`` (default: built-in defaults, whatever the working directory holds) and
     ``env``. ``simulation``: reuse one (its clock too) to restart the logger in front of the
-    same dongle. For tests and benchmarks.
+    same dongle. ``neighbours``: other households' meters in radio range (0 = none). For tests
+    and benchmarks.
 
     Returns the :class:`~logger.app.App`; ``app.simulation`` is the :class:`Simulation`,
     ``app.runner.clock`` the virtual clock.
@@ -91,7 +99,7 @@ def virtual_app(
     else:
         clock = VirtualClock(start)
         sim = build_simulation(clock, dialect, rbid=rbid, password=password, meter=meter, dongle=dongle,
-                               seed=seed, record_sent=True)
+                               seed=seed, record_sent=True, neighbours=neighbours)
     full_env = {"CSV_DIR": str(root / "data"), "STATE_DIR": str(root / "state"), **(env or {})}
     root.mkdir(parents=True, exist_ok=True)
     (root / "settings.yml").write_text(settings_yaml, encoding="utf-8")

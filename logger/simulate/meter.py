@@ -25,126 +25,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from logger.echonet.frame import CONTROLLER, ESV, METER, NODE_PROFILE, Frame, Property
 from logger.simulate.history import SLOT_MS, SLOT_S, EnergyHistory, to_ms
 from logger.simulate.load import LoadModel
+from logger.simulate.meter_config import (
+    ANNOUNCE_EPCS,
+    DEFAULT_EPCS,
+    METER_ANY,
+    MJ_PER_KWH,
+    NO_DATA,
+    NODE_PROFILE_ANY,
+    SETTABLE_EPCS,
+    UNITS,
+    MeterConfig,
+)
+from logger.simulate.meter_edt import (
+    HistoryTime,
+    currents_edt,
+    fixed_time_edt,
+    history_time_edt,
+    parse_history_time,
+    power_edt,
+    property_map,
+)
+from logger.simulate.meter_scaling import ScalingHistory
 
-#: Meter class, any instance (ECHONET "all instances" code 0x00).
-METER_ANY = 0x028800
-NODE_PROFILE_ANY = 0x0EF000
-
-NO_DATA = 0xFFFFFFFE
-T_PHASE_ABSENT = 0x7FFE
-
-#: E1 unit code -> kWh per count as (numerator, denominator).
-UNITS: dict[int, tuple[int, int]] = {
-    0x00: (1, 1),
-    0x01: (1, 10),
-    0x02: (1, 100),
-    0x03: (1, 1000),
-    0x04: (1, 10000),
-    0x0A: (10, 1),
-    0x0B: (100, 1),
-    0x0C: (1000, 1),
-    0x0D: (10000, 1),
-}
-MJ_PER_KWH = 3_600_000_000
-
-#: The Get property map of the captured meter (Release F, maker 000016).
-DEFAULT_EPCS: frozenset[int] = frozenset(
-    {
-        0x80, 0x81, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F,
-        0xD3, 0xD7, 0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB, 0xEC, 0xED,
-    }
-)  # fmt: skip
-#: Properties a controller may write (the Set property map, 0x9E).
-SETTABLE_EPCS: frozenset[int] = frozenset({0x81, 0xE5, 0xED})
-#: Status-change announcement map (0x9D) of the captured meter.
-ANNOUNCE_EPCS: frozenset[int] = frozenset({0x80, 0x81, 0x88})
-#: Properties the simulator knows how to produce.
-KNOWN_EPCS: frozenset[int] = DEFAULT_EPCS
-NOTIFY_MODES = ("inf", "infc", "none")
-
-
-@dataclass(frozen=True)
-class MeterConfig:
-    """Static description of the simulated meter. Invalid values raise ``ValueError``."""
-
-    #: D3; ``None`` = the meter has no D3 (Get of D3 -> Get_SNA; the coefficient is 1).
-    coefficient: int | None = 1
-    #: E1 unit code (0x01 = 0.1 kWh per count).
-    unit: int = 0x01
-    #: D7 effective digits; counters wrap at 10**digits.
-    digits: int = 6
-    initial_normal: int = 123_456
-    initial_reverse: int = 0
-    #: True: single-phase three-wire (E8 has R and T); False: two-wire (T = 0x7FFE).
-    three_wire: bool = True
-    #: Peak PV export in W (0 = no solar).
-    solar_w: int = 0
-    base_load_w: int = 250
-    peak_load_w: int = 1800
-    #: Half-hourly EA/EB push: "inf" (ESV 0x73), "infc" (0x74, needs INFC_Res) or "none".
-    notify: str = "inf"
-    #: A Get with more EPCs than this gets no answer at all.
-    max_epcs_per_get: int = 10
-    supported_epcs: frozenset[int] = DEFAULT_EPCS
-    history_days: int = 100
-    timezone: str = "Asia/Tokyo"
-    maker_code: int = 0x000016
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.unit not in UNITS:
-            codes = ", ".join(f"0x{c:02X}" for c in UNITS)
-            raise ValueError(f"unit 0x{self.unit:02X} is not an E1 code; use one of {codes}")
-        if not 1 <= self.digits <= 8:
-            raise ValueError(f"digits {self.digits} out of range: D7 is 1..8")
-        if self.coefficient is not None and not 1 <= self.coefficient <= 999_999:
-            raise ValueError(f"coefficient {self.coefficient} out of range: D3 is 1..999999 (or None = no D3)")
-        if self.coefficient not in (None, 1) and 0xD3 not in self.supported_epcs:
-            raise ValueError(
-                f"coefficient {self.coefficient} needs 0xD3 in supported_epcs "
-                "(a meter without D3 has coefficient 1); use coefficient=None"
-            )
-        for name in ("initial_normal", "initial_reverse"):
-            value = getattr(self, name)
-            if not 0 <= value < 10**self.digits:
-                raise ValueError(f"{name} {value} does not fit {self.digits} digits (0..{10**self.digits - 1})")
-        unknown = set(self.supported_epcs) - KNOWN_EPCS
-        if unknown:
-            names = ", ".join(f"0x{e:02X}" for e in sorted(unknown))
-            raise ValueError(f"supported_epcs has EPCs the simulator cannot produce: {names}")
-        if self.notify not in NOTIFY_MODES:
-            raise ValueError(f"notify {self.notify!r} is not one of {', '.join(NOTIFY_MODES)}")
-        if self.max_epcs_per_get < 1:
-            raise ValueError("max_epcs_per_get must be at least 1")
-        if not 1 <= self.history_days <= 100:
-            raise ValueError(f"history_days {self.history_days} out of range 1..100 (E5 is 0..99)")
-        if not 0 <= self.maker_code <= 0xFFFFFF:
-            raise ValueError(f"maker_code 0x{self.maker_code:X} is not 3 bytes")
-        if self.solar_w < 0:
-            raise ValueError("solar_w is the peak export in W and cannot be negative")
-        if not 0 <= self.base_load_w <= self.peak_load_w:
-            raise ValueError(f"need 0 <= base_load_w ({self.base_load_w}) <= peak_load_w ({self.peak_load_w})")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {self.timezone!r}; use an IANA name such as Asia/Tokyo") from exc
-
-
-@dataclass(frozen=True)
-class _Scaling:
-    since_ms: int
-    coefficient: int | None
-    unit: int
-
-    @property
-    def mj_per_count(self) -> int:
-        num, den = UNITS[self.unit]
-        return (self.coefficient or 1) * MJ_PER_KWH * num // den
+#: Also importable from here (the configuration and EDT helpers moved to their own modules).
+__all__ = ["DEFAULT_EPCS", "NO_DATA", "UNITS", "MeterConfig", "MeterSim", "property_map"]
 
 
 @dataclass
@@ -155,17 +64,6 @@ class _Faults:
         """The end of the latest silence window containing ``t``, or ``None``."""
         ends = [b for a, b in self.silences if a <= t < b]
         return max(ends) if ends else None
-
-
-def property_map(epcs: frozenset[int] | set[int]) -> bytes:
-    """ECHONET property-map EDT: count + list (< 16 EPCs) or count + 16-byte bitmap."""
-    ordered = sorted(epcs)
-    if len(ordered) < 16:
-        return bytes([len(ordered), *ordered])
-    bitmap = bytearray(16)
-    for epc in ordered:
-        bitmap[epc & 0x0F] |= 1 << ((epc >> 4) - 8)
-    return bytes([len(ordered)]) + bytes(bitmap)
 
 
 class MeterSim:
@@ -184,8 +82,8 @@ class MeterSim:
         )
         self.energy = EnergyHistory(self.model, start, dense_slots=(config.history_days + 1) * 48)
         self.start = float(start)
-        first = _Scaling(-(2**62), config.coefficient, config.unit)
-        self._scalings: list[_Scaling] = [first]
+        self.scalings = ScalingHistory(config.coefficient, config.unit)
+        first = self.scalings.first
         self._offset_normal = config.initial_normal * first.mj_per_count
         self._offset_reverse = config.initial_reverse * first.mj_per_count
         self._modulus = 10**config.digits
@@ -194,7 +92,7 @@ class MeterSim:
             self._supported.discard(0xD3)
         self._faults = _Faults()
         self._history_day = 0
-        self._history_time: tuple[int, int, int, int, int, int] | None = None  # ED: y m d h mi n
+        self._history_time: HistoryTime | None = None  # ED: y m d h mi n
         self._location = 0x00
         self._tid = (config.seed * 7919) & 0xFFFF
         self._next_push_slot = math.floor(to_ms(start) / SLOT_MS) + 1
@@ -235,12 +133,6 @@ class MeterSim:
         """Integrate the load curve up to ``now`` (lazy and idempotent; earlier times are a no-op)."""
         self.energy.advance_to(to_ms(now))
 
-    def _scaling_at(self, t_ms: int) -> _Scaling:
-        for scaling in reversed(self._scalings):
-            if scaling.since_ms <= t_ms:
-                return scaling
-        raise AssertionError("the first scaling covers all time")
-
     def _register_mj(self, t_ms: int, reverse: bool) -> int:
         imp, exp = self.energy.energy_at(t_ms)
         return exp + self._offset_reverse if reverse else imp + self._offset_normal
@@ -248,7 +140,7 @@ class MeterSim:
     def true_counter(self, at: float, reverse: bool = False) -> int:
         """The raw E0 (or E3) value at ``at``: register // energy-per-count, modulo 10**digits."""
         t_ms = to_ms(at)
-        return (self._register_mj(t_ms, reverse) // self._scaling_at(t_ms).mj_per_count) % self._modulus
+        return (self._register_mj(t_ms, reverse) // self.scalings.at(t_ms).mj_per_count) % self._modulus
 
     def true_energy_kwh(self, at: float, reverse: bool = False) -> Decimal:
         """The exact absolute register in kWh at ``at`` (not truncated to counts, not wrapped)."""
@@ -274,34 +166,23 @@ class MeterSim:
         """True inside a :meth:`silence` window."""
         return self._faults.silent_until(t) is not None
 
-    def _rescale(self, at: float, coefficient: int | None, unit: int) -> None:
-        t_ms = to_ms(at)
-        if t_ms < self._scalings[-1].since_ms or t_ms < self.energy.start_ms:
-            raise ValueError("a reconfiguration cannot be placed before the simulation start or an earlier one")
-        self._scalings.append(_Scaling(t_ms, coefficient, unit))
-
     def set_coefficient(self, coefficient: int, at: float) -> None:
         """Change D3 from ``at`` on; the energy register is kept, raw counters are re-expressed."""
         if 0xD3 not in self._supported:
             raise ValueError("this meter has no D3 (coefficient=None or 0xD3 not supported); it cannot change it")
         if not 1 <= coefficient <= 999_999:
             raise ValueError(f"coefficient {coefficient} out of range 1..999999")
-        self._rescale(at, coefficient, self._scalings[-1].unit)
+        self.scalings.change(to_ms(at), coefficient, self.scalings.latest.unit, self.energy.start_ms)
 
     def set_unit(self, unit: int, at: float) -> None:
         """Change E1 from ``at`` on; the energy register is kept, raw counters are re-expressed."""
         if unit not in UNITS:
             raise ValueError(f"unit 0x{unit:02X} is not an E1 code")
-        self._rescale(at, self._scalings[-1].coefficient, unit)
+        self.scalings.change(to_ms(at), self.scalings.latest.coefficient, unit, self.energy.start_ms)
 
     # -- property values ------------------------------------------------------------------
     def _fixed_time_edt(self, b: float, now: float, reverse: bool) -> bytes:
-        local = self._local(b)
-        return (
-            local.year.to_bytes(2, "big")
-            + bytes((local.month, local.day, local.hour, local.minute, 0))
-            + self._slot_counter(b, now, reverse).to_bytes(4, "big")
-        )
+        return fixed_time_edt(self._local(b), self._slot_counter(b, now, reverse))
 
     def _day_history_edt(self, now: float, reverse: bool) -> bytes:
         day = self._local(now).date() - timedelta(days=self._history_day)
@@ -325,27 +206,7 @@ class MeterSim:
         return bytes(out)
 
     def _currents_edt(self, now: float) -> bytes:
-        """E8 in 0.1 A at 100 V per phase, consistent with E7 (R + T = E7 / 100 V)."""
-        power = self.power_w(now)
-
-        def clamp(x: int) -> int:
-            return max(-32767, min(32765, x))
-
-        if self.config.three_wire:
-            r = round(power * self.model.phase_share(now) / 10)
-            t = round(power / 10) - r
-            return clamp(r).to_bytes(2, "big", signed=True) + clamp(t).to_bytes(2, "big", signed=True)
-        return clamp(round(power / 10)).to_bytes(2, "big", signed=True) + T_PHASE_ABSENT.to_bytes(2, "big")
-
-    def _history_time_edt(self, now: float) -> bytes:
-        if self._history_time is None:
-            return b"\xff" * 7
-        y, mo, d, h, mi, n = self._history_time
-        return y.to_bytes(2, "big") + bytes((mo, d, h, mi, n))
-
-    def _power_edt(self, now: float) -> bytes:
-        power = max(-2_147_483_647, min(2_147_483_645, self.power_w(now)))
-        return power.to_bytes(4, "big", signed=True)
+        return currents_edt(self.power_w(now), self.model.phase_share(now), self.config.three_wire)
 
     def _property_table(self) -> dict[int, Callable[[float], bytes | None]]:
         """EPC -> EDT producer (given ``now``)."""
@@ -368,19 +229,19 @@ class MeterSim:
                 0x98: lambda now: (
                     self._local(now).year.to_bytes(2, "big") + bytes((self._local(now).month, self._local(now).day))
                 ),
-                0xD3: lambda now: (self._scaling_at(to_ms(now)).coefficient or 1).to_bytes(4, "big"),
+                0xD3: lambda now: (self.scalings.at(to_ms(now)).coefficient or 1).to_bytes(4, "big"),
                 0xE0: lambda now: self.true_counter(now).to_bytes(4, "big"),
-                0xE1: lambda now: bytes((self._scaling_at(to_ms(now)).unit,)),
+                0xE1: lambda now: bytes((self.scalings.at(to_ms(now)).unit,)),
                 0xE2: lambda now: self._day_history_edt(now, False),
                 0xE3: lambda now: self.true_counter(now, True).to_bytes(4, "big"),
                 0xE4: lambda now: self._day_history_edt(now, True),
                 0xE5: lambda now: bytes((self._history_day,)),
-                0xE7: self._power_edt,
+                0xE7: lambda now: power_edt(self.power_w(now)),
                 0xE8: self._currents_edt,
                 0xEA: lambda now: self._fixed_time_edt(self._last_boundary(now), now, False),
                 0xEB: lambda now: self._fixed_time_edt(self._last_boundary(now), now, True),
                 0xEC: self._history2_edt,
-                0xED: self._history_time_edt,
+                0xED: lambda now: history_time_edt(self._history_time),
             }
         )
         return table
@@ -402,17 +263,10 @@ class MeterSim:
             self._history_day = edt[0]
             return True
         if prop.epc == 0xED:
-            if len(edt) != 7:
+            history_time = parse_history_time(edt)
+            if history_time is None:
                 return False
-            y = int.from_bytes(edt[:2], "big")
-            mo, d, h, mi, n = edt[2:]
-            if mi not in (0, 30) or not 1 <= n <= 12 or h > 23 or not 1970 <= y <= 9998:
-                return False
-            try:
-                datetime(y, mo, d)
-            except ValueError:
-                return False
-            self._history_time = (y, mo, d, h, mi, n)
+            self._history_time = history_time
             return True
         # 0x81 installation location: only the one-byte code form (no 17-byte free form).
         if len(edt) == 1:

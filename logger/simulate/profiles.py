@@ -3,71 +3,73 @@
 A :class:`Profile` says *what* a dongle family prints; :mod:`logger.simulate.dongle`
 decides *when*. Everything here is pure formatting: text in, bytes out.
 
-Families:
+The family facts (single/dual stack, ROHM product commands, factory ERXUDP format, whether
+``SA2 1`` adds an LQI token, aliases) come from the one table
+:data:`logger.skstack.families.FAMILIES`; only what the simulator alone needs is kept
+here, in :data:`_FIRMWARE`:
 
-* ``bp35a1``      ROHM BP35A1, single stack (SS), ROHM product commands (WOPT/ROPT/WUART/RUART),
-                  factory ERXUDP mode binary (``ROPT`` → ``OK 00``), ``SKTABLE E`` firmware quirk.
-* ``rl7023-ips``  Tessera RL7023 Stick-D/IPS, SS, always hex ERXUDP, no ROHM commands
-                  (``ROPT`` → ``FAIL ER04``); ``EINFO`` ends with a space (netlog capture).
-* ``rl7023-dss``  Tessera RL7023 Stick-D/DSS, dual stack (DS), always hex, no ROHM commands.
-* ``bp35c0``      ROHM BP35C0 / BP35C2 (alias ``bp35c2``), DS, ROHM commands, factory mode
-                  hex 01 (the RS-WSUHA-P capture reported ``OK 01``).
+* version strings: ``EVER 1.2.10`` / ``EAPPVER rev26e`` (BP35A1, smdn) and ``EVER 1.5.2``
+  (BP35C0) are from captures; the Tessera versions are illustrative placeholders, not
+  known firmware numbers;
+* the dongle's own EUI-64;
+* firmware quirks: the BP35A1 ``SKTABLE E`` second partial list, the RL7023/IPS ``EINFO``
+  trailing space (netlog capture).
 
-Version strings: ``EVER 1.2.10`` / ``EAPPVER rev26e`` (BP35A1, smdn) and ``EVER 1.5.2``
-(BP35C0) are from captures; the Tessera versions are illustrative placeholders, not
-known firmware numbers.
-
-Register sets: SS firmware knows S2 S3 S07 S0A S15 S16 S17 SA0 SA1 SFB SFD SFE SFF
-(the BP35A1 command reference as mirrored by smdn). DS adds SA2 (RSSI/LQI in ERXUDP)
-and SF0 (active MAC side). The single-stack BP35A1 and RL7023/IPS also accept SA2 but
-their ERXUDP layout does not change (9 tokens, no LQI): momonga, verified on real
-hardware of both families, writes ``SA2 1`` unconditionally and documents that
-"BP35A1-family modules do not include the reception quality in ERXUDP", so the real
-firmware takes the write. The Skyley "HAN extension" layout is not modelled.
+Register sets come from :func:`logger.simulate.registers.registers_for`. The Skyley "HAN
+extension" ERXUDP layout is not modelled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-CRLF = b"\r\n"
+from logger.simulate.registers import registers_for
+from logger.simulate.wire import ALL_NODES, CRLF, ll64
+from logger.skstack.families import ALIASES, BY_NAME, FAMILIES, Family, normalise
 
-#: Multicast destination of the meter's instance-list INF after PANA success.
-ALL_NODES = "FF02:0000:0000:0000:0000:0000:0000:0001"
-
-#: Register numbers (``SKSREG S2`` = 0x02, ``SFE`` = 0xFE; ``S02`` and ``S2`` name the same one).
-_SS_REGISTERS = frozenset({0x02, 0x03, 0x07, 0x0A, 0x15, 0x16, 0x17, 0xA0, 0xA1, 0xFB, 0xFD, 0xFE, 0xFF})
-
-
-def ll64(addr64: str) -> str:
-    """EUI-64 → link-local IPv6 text (U/L bit flipped, 8 groups of 4 upper-case hex digits)."""
-    value = int(addr64, 16) ^ (0x02 << 56)
-    text = f"{value:016X}"
-    groups = ["FE80", "0000", "0000", "0000"] + [text[i : i + 4] for i in range(0, 16, 4)]
-    return ":".join(groups)
+__all__ = ["ALIASES", "ALL_NODES", "CRLF", "DIALECTS", "Profile", "get_profile", "ll64"]
 
 
 @dataclass(frozen=True)
 class Profile:
     """What one dongle family prints and accepts."""
 
-    name: str
-    dual_stack: bool
-    rohm: bool
+    family: Family
     ever: str
     eappver: str
     #: The dongle's own EUI-64 (16 hex digits).
     mac: str
-    #: Factory ERXUDP mode: 0 binary, 1 hex. Tessera sticks are hex only (no WOPT).
-    default_wopt: int
-    default_wuart: int
-    registers: frozenset[int]
+    default_wuart: int = 0x00
     #: BP35A1 prints a blank line and a second partial list after ``SKTABLE E``.
     sktable_quirk: bool = False
     #: RL7023/IPS capture shows ``EINFO ... FFFE `` with a trailing space.
     einfo_trailing_space: bool = False
-    #: ERXUDP gains an LQI token when SA2=1 (DS firmware only).
-    sa2_layout: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.family.name
+
+    @property
+    def dual_stack(self) -> bool:
+        return self.family.dual_stack
+
+    @property
+    def rohm(self) -> bool:
+        return self.family.rohm
+
+    @property
+    def default_wopt(self) -> int:
+        """Factory ERXUDP mode: 0 binary, 1 hex (Tessera sticks have no WOPT and print hex)."""
+        return 0 if self.family.factory_binary else 1
+
+    @property
+    def sa2_layout(self) -> bool:
+        """ERXUDP gains an LQI token when SA2=1."""
+        return self.family.sa2_lqi
+
+    @property
+    def registers(self) -> frozenset[int]:
+        return registers_for(self.family.dual_stack)
 
     @property
     def address(self) -> str:
@@ -155,66 +157,35 @@ class Profile:
         return b"\r" if self.rohm else CRLF
 
 
-_PROFILES = {
-    "bp35a1": Profile(
-        name="bp35a1",
-        dual_stack=False,
-        rohm=True,
-        ever="1.2.10",
-        eappver="rev26e",
-        mac="001D129000040A11",
-        default_wopt=0,
-        default_wuart=0x00,
-        registers=_SS_REGISTERS | {0xA2},
-        sktable_quirk=True,
-    ),
-    "rl7023-ips": Profile(
-        name="rl7023-ips",
-        dual_stack=False,
-        rohm=False,
-        ever="1.2.8",
-        eappver="rl7023ips-sim",
-        mac="100723FFFEA077E3",
-        default_wopt=1,
-        default_wuart=0x00,
-        registers=_SS_REGISTERS | {0xA2},
-        einfo_trailing_space=True,
-    ),
-    "rl7023-dss": Profile(
-        name="rl7023-dss",
-        dual_stack=True,
-        rohm=False,
-        ever="1.3.2",
-        eappver="rl7023dss-sim",
-        mac="100723FFFEA07A52",
-        default_wopt=1,
-        default_wuart=0x00,
-        registers=_SS_REGISTERS | {0xA2, 0xF0},
-        sa2_layout=True,
-    ),
-    "bp35c0": Profile(
-        name="bp35c0",
-        dual_stack=True,
-        rohm=True,
-        ever="1.5.2",
-        eappver="rev1.2.4",
-        mac="001D129100022B4F",
-        default_wopt=1,
-        default_wuart=0x00,
-        registers=_SS_REGISTERS | {0xA2, 0xF0},
-        sa2_layout=True,
-    ),
+@dataclass(frozen=True)
+class _Firmware:
+    """Simulator-only facts of one family (see the module docstring)."""
+
+    ever: str
+    eappver: str
+    mac: str
+    sktable_quirk: bool = False
+    einfo_trailing_space: bool = False
+
+
+#: Keyed like ``FAMILIES``: a family row without an entry here fails at import.
+_FIRMWARE: dict[str, _Firmware] = {
+    "bp35a1": _Firmware("1.2.10", "rev26e", "001D129000040A11", sktable_quirk=True),
+    "rl7023-ips": _Firmware("1.2.8", "rl7023ips-sim", "100723FFFEA077E3", einfo_trailing_space=True),
+    "rl7023-dss": _Firmware("1.3.2", "rl7023dss-sim", "100723FFFEA07A52"),
+    "bp35c0": _Firmware("1.5.2", "rev1.2.4", "001D129100022B4F"),
 }
 
-ALIASES = {"bp35c2": "bp35c0"}
+_PROFILES = {f.name: Profile(f, **asdict(_FIRMWARE[f.name])) for f in FAMILIES}
 
-DIALECTS = tuple(_PROFILES) + tuple(ALIASES)
+#: Every name ``--dongle`` accepts: the family names, then their aliases.
+DIALECTS = tuple(BY_NAME) + tuple(sorted(ALIASES))
 
 
 def get_profile(dialect: str) -> Profile:
-    """The profile of ``bp35a1``, ``rl7023-ips``, ``rl7023-dss``, ``bp35c0`` (or ``bp35c2``)."""
-    key = ALIASES.get(dialect.lower(), dialect.lower())
+    """The profile of a family name or alias (``bp35a1``, ``rl7023-ips``, ``rl7023-dss``, ``bp35c0``, ``bp35c2``...)."""
+    key = normalise(dialect)
     try:
-        return _PROFILES[key]
+        return _PROFILES[ALIASES.get(key, key)]
     except KeyError:
         raise ValueError(f"unknown dongle {dialect!r}: choose one of {', '.join(DIALECTS)}") from None
