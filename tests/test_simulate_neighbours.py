@@ -303,3 +303,15 @@ def test_simulate_serves_the_neighbours() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sksendto_with_a_missing_argument_answers_fail_er05_not_a_crash():
+    import random
+
+    from logger.simulate.dongle import DongleConfig, DongleSim
+    from logger.simulate.meter import MeterConfig, MeterSim
+
+    d = DongleSim("bp35a1", MeterSim(MeterConfig(), 0.0), DongleConfig(), random.Random(0))
+    d.receive(b"SKSREG SFE 0\r\n", 1.0)
+    d.receive(b"SKSENDTO 1  FE80:0000:0000:0000:021C:6400:03DD:8257 0E1A 0002 ab", 2.0)  # SEC missing
+    assert d.output(3.0).endswith(b"FAIL ER05\r\n")

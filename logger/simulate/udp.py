@@ -40,6 +40,8 @@ class UdpCommands(DongleCore):
             self._reply(now, f"FAIL {fail.code}".encode() + CRLF)
 
     def _do_sendto(self, args: list[str], payload: bytes, now: float) -> None:
+        if len(args) != (6 if self.profile.dual_stack else 5):
+            raise CommandFailed("ER05")  # wrong number of arguments, as the firmware answers
         if self.profile.dual_stack:
             handle, ip, port_t, sec_t, side_t, _length = args
             side = hex_arg(side_t, 1, 0, 1)
