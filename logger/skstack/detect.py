@@ -18,15 +18,13 @@ dual          FAIL ER04     ``rl7023-dss``
 from __future__ import annotations
 
 from logger.skstack.events import EInfo, Fail, Ok
+from logger.skstack.families import FAMILIES
 
-_TABLE = {
-    (False, True): "bp35a1",
-    (False, False): "rl7023-ips",
-    (True, True): "bp35c0",
-    (True, False): "rl7023-dss",
-}
+#: (dual stack, ROHM) -> family, from the one table (each pair names exactly one family).
+_TABLE = {(f.dual_stack, f.rohm): f.name for f in FAMILIES}
+assert len(_TABLE) == len(FAMILIES), "two families share (dual stack, ROHM): detection would be ambiguous"
 
-_FIX = "set serial.dongle in settings.yml to the stick's family (bp35a1, bp35c0, rl7023-ips or rl7023-dss)"
+_FIX = f"set serial.dongle in settings.yml to the stick's family ({', '.join(f.name for f in FAMILIES)})"
 
 
 class DetectionError(ValueError):
