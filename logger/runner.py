@@ -198,7 +198,7 @@ class Runner:
     def _act(self) -> None:
         for action in self.session.drain():
             if isinstance(action, Send):
-                log.debug("> %s", action.text)
+                log.debug("> %s", action.shown)
                 if self.transport is None:
                     continue
                 try:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from logger.link.flow import Send  # bytes for the dongle (``shown``: secrets masked); the link's own
 from logger.link.settings import LinkSettings
 from logger.readings import Reading
 from logger.state import SessionState
@@ -48,12 +49,6 @@ class SessionConfig:
 
     def __repr__(self) -> str:  # never show credentials
         return f"SessionConfig(dongle={self.link.dongle!r}, unitid={self.unitid!r}, tz={self.tz})"
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    data: bytes
-    text: str  # for logs, secrets masked
 
 
 @dataclass(frozen=True, slots=True)

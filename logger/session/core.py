@@ -24,7 +24,7 @@ from logger.link.flow import Driver, Flow, Note, command, sleep
 from logger.link.join import credentials, find_and_join, join, terminate
 from logger.link.link import Link, Notice
 from logger.link.probe import probe
-from logger.session.actions import Action, Phase, Reopen, Send, SessionConfig, Stop
+from logger.session.actions import Action, Phase, Reopen, SessionConfig, Stop
 from logger.session.backfill_flow import BackfillMixin
 from logger.session.incoming import IncomingMixin
 from logger.session.polling import PollingMixin
@@ -201,7 +201,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
                 continue
             if item.data.startswith(b"SKJOIN "):
                 self.stats["joins"] += 1
-            self._actions.append(Send(item.data, item.shown))
+            self._actions.append(item)
 
     def _request_reopen(self, reason: str) -> None:
         log.warning("reopening the port: %s", reason)
