@@ -20,7 +20,7 @@ from logger.link.send import Sent, send_udp
 from logger.link.settings import LinkSettings
 from logger.secrets import Secret
 from logger.skstack.dialects import get_dialect
-from scripted_dongle import ME, OWN_CH, OWN_MAC, OWN_PAIR, RBID, neighbours
+from scripted_dongle import ME, OWN_CH, OWN_MAC, RBID, neighbours
 from scripted_dongle import ScriptedDongle as Dongle
 
 
