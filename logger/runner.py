@@ -15,13 +15,25 @@ from pathlib import Path
 from logger.clock import Clock
 from logger.readings import Reading
 from logger.link.backoff import reopen_delay
-from logger.session import Record, Reopen, SaveState, Send, Session, Stop
+from logger.session import Phase, Record, Reopen, SaveState, Send, Session, Stop
 from logger.state import save_state
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 60.0
+#: How the per-minute status line names each phase of the session.
+PHASE_TEXT = {
+    Phase.IDLE: "starting",
+    Phase.SETUP: "talking to the dongle",
+    Phase.CONNECTING: "looking for the meter (scan/join)",
+    Phase.RUN: "connected, reading the meter",
+    Phase.RECOVER: "recovering the connection",
+    Phase.STOPPING: "stopping",
+    Phase.CLOSED: "waiting for the dongle's port",
+    Phase.STOPPED: "stopped",
+    Phase.FAILED: "stopped on an error",
+}
 
 
 class Sink:
@@ -251,10 +263,10 @@ class Runner:
             if self._next_stats:
                 s = self.session.stats
                 log.info(
-                    "%d reading(s) in the last minute; %s; requests %d, timeouts %d, dropped frames %d, "
-                    "dropped lines %d",
-                    self._minute_count, self.session.phase.value, s["requests"], s["timeouts"],
-                    s["dropped_frames"], s["dropped_lines"],
+                    "status: %s; %d reading(s) in the last minute; since start: %d request(s), %d timeout(s), "
+                    "%d dropped frame(s), %d dropped line(s)",
+                    PHASE_TEXT.get(self.session.phase, self.session.phase.value), self._minute_count,
+                    s["requests"], s["timeouts"], s["dropped_frames"], s["dropped_lines"],
                 )
                 for sensor in self.sensors:
                     if sensor.parser.dropped:
