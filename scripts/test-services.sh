@@ -9,7 +9,8 @@
 #   scripts/test-services.sh telegraf   build one
 #   scripts/test-services.sh --print    print the paths of the binaries (KEY=path)
 #
-# See ../shared/docs/influx-telegraf-build.md for the reasons behind each step.
+# The reason for each build step is in the comment beside it. One build at a time per cache: a
+# second run (another checkout's tests on the same machine) waits for the first and says so.
 set -euo pipefail
 
 TG_VER=${TELEGRAF_VERSION:-v1.39.3}
@@ -31,6 +32,16 @@ fi
 mkdir -p "$DEPS/logs" "$DEPS/tools"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 
+# The lock is held until this script exits (fd 9 stays open); the holder's pid is beside it.
+LOCK="$DEPS/.build.lock"
+exec 9>>"$LOCK"
+if ! flock -n 9; then
+  log "another test-services.sh (pid $(cat "$LOCK.pid" 2>/dev/null || echo '?')) is building into $DEPS; waiting for it (lock: $LOCK)"
+  flock 9
+  log "the other build finished; checking the cache"
+fi
+echo $$ >"$LOCK.pid"
+
 need_apt() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -50,7 +61,7 @@ build_telegraf() {
   CGO_ENABLED=0 GOBIN="$DEPS/telegraf-$TG_VER/bin" go install -trimpath -tags "$TG_TAGS" \
     -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=${TG_VER#v}" \
     "github.com/influxdata/telegraf/cmd/telegraf@$TG_VER" >"$DEPS/logs/telegraf-build.log" 2>&1 \
-    || { log "telegraf build failed; see $DEPS/logs/telegraf-build.log"; tail -20 "$DEPS/logs/telegraf-build.log" >&2; return 1; }
+    || { log "telegraf build failed (go install github.com/influxdata/telegraf/cmd/telegraf@$TG_VER); see $DEPS/logs/telegraf-build.log"; tail -20 "$DEPS/logs/telegraf-build.log" >&2; return 1; }
   echo "$TG_TAGS" >"$DEPS/telegraf-$TG_VER/tags"
   log "telegraf ready: $("$TG_BIN" --version)"
 }
@@ -67,7 +78,8 @@ build_influxd() {
   unset CARGO_TARGET_DIR
   export PKG_CONFIG_LOG="$DEPS/logs/pkg-config.log"
   if [[ ! -x "$DEPS/tools/pkg-config" ]]; then
-    GOBIN="$DEPS/tools" go install "github.com/influxdata/pkg-config@$PKGCONFIG_VER"
+    GOBIN="$DEPS/tools" go install "github.com/influxdata/pkg-config@$PKGCONFIG_VER" >"$DEPS/logs/pkg-config-build.log" 2>&1 \
+      || { log "pkg-config wrapper build failed (go install github.com/influxdata/pkg-config@$PKGCONFIG_VER); see $DEPS/logs/pkg-config-build.log"; tail -20 "$DEPS/logs/pkg-config-build.log" >&2; return 1; }
   fi
   export PKG_CONFIG="$DEPS/tools/pkg-config"
   cat >"$DEPS/tools/rustc-caplints" <<'WRAP'
@@ -88,7 +100,7 @@ WRAP
     go build -tags sqlite_foreign_keys,sqlite_json \
       -ldflags "-s -w -X main.version=$IV -X main.commit=modproxy" \
       -o "$INFLUXD_BIN.tmp" github.com/influxdata/influxdb/v2/cmd/influxd >>"$DEPS/logs/influxd-build.log" 2>&1
-  ) || { log "influxd build failed; see $DEPS/logs/influxd-build.log and $PKG_CONFIG_LOG"; tail -30 "$DEPS/logs/influxd-build.log" >&2; return 1; }
+  ) || { log "influxd build failed (go get/go build github.com/influxdata/influxdb/v2/cmd/influxd@$IV); see $DEPS/logs/influxd-build.log and $PKG_CONFIG_LOG"; tail -30 "$DEPS/logs/influxd-build.log" >&2; return 1; }
   mv "$INFLUXD_BIN.tmp" "$INFLUXD_BIN"
   log "influxd ready: $("$INFLUXD_BIN" version)"
 }
@@ -96,6 +108,6 @@ WRAP
 case "${1:-all}" in
   telegraf) build_telegraf ;;
   influxd) build_influxd ;;
-  all) build_telegraf; build_influxd ;;
+  all) build_telegraf && build_influxd ;;
   *) echo "usage: $0 [all|telegraf|influxd|--print]" >&2; exit 2 ;;
 esac
