@@ -88,6 +88,7 @@ def build_app(
     clock: Clock | None = None,
     simulation=None,
     max_wait_s: float = 1.0,
+    progress_every_s: float = 15.0,
 ) -> App:
     """Everything ``run`` needs. ``simulation`` (from :func:`build_simulation`) overrides ``simulate``."""
     clock = clock or RealClock()
@@ -138,5 +139,5 @@ def build_app(
 
         sensors = [SensorInput(s, tz) for s in settings.sensors]
     runner = Runner(session, open_transport, sinks, clock, state_dir, heartbeat=heartbeat, pump=pump,
-                    max_wait_s=max_wait_s, sensors=sensors)
+                    max_wait_s=max_wait_s, sensors=sensors, progress_every_s=progress_every_s)
     return App(settings, runner, session, sinks, simulation)

@@ -16,7 +16,7 @@ from typing import Any
 from logger.clock import Clock
 from logger.diagnose import FAIL, OK, WARN, Check, skipped
 from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter
-from logger.link.flow import Driver, Flow, Note
+from logger.link.flow import Driver, Flow, Note, Progress
 from logger.link.join import credentials, join_candidates, terminate
 from logger.link.link import Link
 from logger.link.probe import ProbeResult, probe
@@ -214,6 +214,8 @@ def drive(checks: DongleChecks, transport: Any, clock: Clock,
         for item in driver.drain():
             if isinstance(item, Note):
                 note(item.text)
+            elif isinstance(item, Progress):
+                continue  # doctor prints milestones only
             else:
                 log.debug("-> %s", item.shown)
                 transport.write(item.data)

@@ -90,6 +90,7 @@ class Runner:
         pump: Callable[[float], None] | None = None,
         max_wait_s: float = 1.0,
         sensors: Sequence = (),
+        progress_every_s: float = 15.0,
     ) -> None:
         self.session = session
         self._open = open_transport
@@ -114,6 +115,11 @@ class Runner:
         self._minute_count = 0
         self._next_stats = 0.0
         self.recorded = 0
+        #: until the first reading, the session's progress (scan, join) is logged this often
+        #: (``run`` uses a few seconds on a terminal)
+        self.progress_every_s = progress_every_s
+        self._next_progress = 0.0
+        self._started = clock.time()
 
     def request_stop(self, reason: str | None = None) -> None:
         """Ask the loop to end. Safe from a signal handler: it only sets attributes (logging
@@ -243,6 +249,9 @@ class Runner:
                 sink.write(readings)
             except Exception:  # one sink failing must not stop the others or the logger
                 log.exception("sink %s failed to take %d reading(s)", type(sink).__name__, len(readings))
+        if self.recorded == 0 and readings:
+            log.info("first reading recorded %.0f s after start (%s)", self.clock.time() - self._started,
+                     ", ".join(f"{r.epc}{'/' + r.dataid if r.dataid else ''} {r.value}" for r in readings[:4]))
         self.recorded += len(readings)
         self._minute_count += len(readings)
         self._reopens = 0
@@ -259,6 +268,10 @@ class Runner:
     def _housekeeping(self, now: float) -> None:
         if self._pump is not None:
             self._pump(now)
+        if self.recorded == 0 and self.session.progress and now >= self._next_progress:
+            if self._next_progress:
+                log.info("%s", self.session.progress)
+            self._next_progress = now + self.progress_every_s
         if now >= self._next_stats:
             if self._next_stats:
                 s = self.session.stats

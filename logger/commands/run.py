@@ -47,7 +47,9 @@ def main(args: argparse.Namespace) -> int:
     from logger.app import build_app
 
     try:
-        app = build_app(settings, simulate=args.simulate, dongle=args.dongle)
+        # until the first reading: a progress line every few seconds on a terminal, rarer in a log
+        every = 3.0 if sys.stderr.isatty() else 15.0
+        app = build_app(settings, simulate=args.simulate, dongle=args.dongle, progress_every_s=every)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -4,7 +4,9 @@ A *flow* is a generator that talks to the dongle one step at a time. It yields
 
 * :class:`Send` — bytes to write to the dongle (``shown`` is the text for logs, secrets masked);
 * :class:`Wait` — "resume me with the next event, or with ``None`` at ``deadline``";
-* :class:`Note` — a progress message for a person (doctor prints it, ``run`` logs it);
+* :class:`Note` — a milestone for a person (doctor prints it, ``run`` logs it);
+* :class:`Progress` — where a long step stands now (``run`` shows the latest every few seconds
+  while nothing is recorded yet; a newer one replaces it);
 
 and is resumed with each parsed SKSTACK event (or whatever the owner routes to it), or with
 ``None`` when the deadline passes. Flows read the time from their :class:`~logger.link.link.Link`
@@ -43,6 +45,11 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Note:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
     text: str
 
 
@@ -108,7 +115,7 @@ def sleep(link: Link, seconds: float) -> Flow:
 class Driver:
     """Runs one flow at a time; the owner feeds it events and time-outs.
 
-    ``outbox`` collects :class:`Send` and :class:`Note` items in order. A flow's return
+    ``outbox`` collects :class:`Send`, :class:`Note` and :class:`Progress` items in order. A flow's return
     value is kept in :attr:`result`; an exception it raises propagates out of
     :meth:`start`/:meth:`resume` to the owner (who decides what it means).
     """
@@ -116,7 +123,7 @@ class Driver:
     def __init__(self) -> None:
         self.flow: Flow | None = None
         self.deadline: float | None = None
-        self.outbox: list[Send | Note] = []
+        self.outbox: list[Send | Note | Progress] = []
         self.result: Any = None
         self._running: Flow | None = None  # the generator executing right now (cannot be closed)
 
@@ -177,7 +184,7 @@ class Driver:
                     return
                 continue
             value = None
-            if isinstance(item, (Send, Note)):
+            if isinstance(item, (Send, Note, Progress)):
                 self.outbox.append(item)
             elif isinstance(item, Wait):
                 self.deadline = item.deadline
@@ -185,6 +192,6 @@ class Driver:
             else:
                 raise TypeError(f"flow yielded {item!r}")
 
-    def drain(self) -> list[Send | Note]:
+    def drain(self) -> list[Send | Note | Progress]:
         out, self.outbox = self.outbox, []
         return out

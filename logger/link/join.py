@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter
-from logger.link.flow import Flow, Note, command, wait_for
+from logger.link.flow import Flow, Note, Progress, command, wait_for
 from logger.link.link import Link
 from logger.link.scan import Candidate, ScanReport, scan
 from logger.skstack import commands as cmd
@@ -91,6 +91,8 @@ def join(link: Link, target: Target) -> Flow:
         r = yield from _checked(link, cmd.skjoin(target.ipaddr), "SKJOIN")
         if not isinstance(r.final, Ok):
             raise JoinFailed(f"SKJOIN answered {r.final} twice")
+    yield Progress(f"joining channel {target.channel}, PAN {target.pan_id:04X}: waiting for EVENT 25 (PANA "
+                   f"authentication, up to {s.join_timeout_s:.0f} s)")
     ev = yield from wait_for(link, lambda e: isinstance(e, Event) and e.num in (EV_PANA_OK, EV_PANA_FAILED),
                              s.join_timeout_s)
     if ev is None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from logger.link.backoff import scan_ladder
 from logger.link.errors import DongleSilent, LinkFatal, NoMeter
-from logger.link.flow import Flow, Note, Wait, command
+from logger.link.flow import Flow, Note, Progress, Wait, command
 from logger.link.link import Link
 from logger.skstack import commands as cmd
 from logger.skstack.commands import CommandError
@@ -99,6 +99,11 @@ def scan(link: Link, known_duration: int | None = None, exclude: frozenset[str] 
                    "for all channels)")
         for first in range(0, CHANNELS, chunk):
             n = min(chunk, CHANNELS - first)
+            lo_ch = FIRST_CHANNEL + first
+            left = sweep_seconds(duration, CHANNELS - first)
+            yield Progress(f"scanning channels {lo_ch}-{lo_ch + n - 1} of {FIRST_CHANNEL}-{FIRST_CHANNEL + CHANNELS - 1} "
+                           f"at duration {duration}: at most {left:.0f} s left at this duration"
+                           + (f"; {len(heard)} other meter(s) heard" if heard else ""))
             descs = yield from _scan_chunk(link, dialect, duration, ((1 << n) - 1) << first, n)
             for d in descs:
                 if not any(h.addr == d.addr for h in heard):

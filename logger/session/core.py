@@ -20,7 +20,7 @@ from logger.echonet import meter as em
 from logger.echonet.frame import Frame
 from logger.link import backoff
 from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter, NoSession
-from logger.link.flow import Driver, Flow, Note, command, sleep
+from logger.link.flow import Driver, Flow, Note, Progress, command, sleep
 from logger.link.join import credentials, find_and_join, join, terminate
 from logger.link.link import Link, Notice
 from logger.link.probe import probe
@@ -73,6 +73,8 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         #: EUI-64 of the meter being joined or resumed: frames from any other sender are dropped
         self._meter_addr: str | None = None
         self._sched_next: float | None = None
+        #: where a long step (scan, join) stands now, for a person waiting for the first reading
+        self.progress: str | None = None
 
     @property
     def dialect(self):
@@ -198,6 +200,10 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         for item in self.driver.drain():
             if isinstance(item, Note):
                 log.info("%s", item.text)
+                self.progress = item.text
+                continue
+            if isinstance(item, Progress):
+                self.progress = item.text
                 continue
             if item.data.startswith(b"SKJOIN "):
                 self.stats["joins"] += 1
