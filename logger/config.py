@@ -89,6 +89,21 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ENV = ENV_VARS
 
 
+def environment(env: Mapping[str, str] | None = None,
+                dotenv: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """The variables the logger reads (and ``DEBUG``): ``.env`` when it exists, overridden by ``env``
+    (default ``os.environ``). The one place ``.env`` is read (``run``, ``doctor``, ``simulate``)."""
+    env = os.environ if env is None else env
+    merged: dict[str, str] = {}
+    if dotenv is not None and Path(dotenv).is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(dotenv).items()
+                       if v is not None and (k in ENV_VARS or k == "DEBUG")})
+    merged.update({k: v for k, v in env.items() if k in ENV_VARS or k == "DEBUG"})
+    return merged
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -120,12 +135,7 @@ def load_settings(
     for key, value in flat.items():
         values[key] = coerce(key, value, from_env=False)
 
-    merged_env: dict[str, str] = {}
-    if dotenv is not None and Path(dotenv).is_file():
-        from dotenv import dotenv_values
-
-        merged_env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
-    merged_env.update({k: v for k, v in env.items() if k in ENV_VARS or k == "DEBUG"})
+    merged_env = environment(env, dotenv)
     for name, key in ENV_VARS.items():
         if name in merged_env and merged_env[name] != "":
             values[key] = coerce(key, merged_env[name], from_env=True)

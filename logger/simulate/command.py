@@ -1,9 +1,12 @@
 """``smartmeter-logger simulate``: serve a simulated dongle + meter on a pty or TCP port.
 
 Prints the pty path (or ``socket://HOST:PORT`` with ``--listen``) on stdout and runs until
-SIGINT/SIGTERM. Without ``--rbid``/``--password`` the documented demo credentials are used:
-B-route ID ``0123456789ABCDEF0123456789ABCDEF``, password ``SIMPASSWORD1`` (they are fake:
-the simulated meter is the only thing that accepts them). The credentials are never printed.
+SIGINT/SIGTERM. The meter's credentials come, like ``run``'s, from ``--rbid``/``--password``,
+else ``BROUTE_ID``/``BROUTE_PASSWORD`` in the environment or ``.env`` (``--env-file``), else the
+documented demo credentials: B-route ID ``0123456789ABCDEF0123456789ABCDEF``, password
+``SIMPASSWORD1`` (fake: the simulated meter is the only thing that accepts them). stderr says
+which ID is served: the demo ID in full; any other only by where it came from (never its value).
+Pass credentials through the environment rather than flags: flags are visible in ``ps``.
 """
 
 from __future__ import annotations
@@ -40,14 +43,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rbid",
-        default=DEMO_RBID,
-        help="the meter's 32-character B-route ID (default: the demo ID)",
+        help="the meter's 32-character B-route ID (default: BROUTE_ID from the environment or .env, else the "
+        "demo ID; prefer the environment: flags show in ps)",
     )
     parser.add_argument(
         "--password",
-        default=DEMO_PASSWORD,
-        help="the meter's B-route password (default: the demo password)",
+        help="the meter's B-route password (default: BROUTE_PASSWORD from the environment or .env, else the "
+        "demo password)",
     )
+    parser.add_argument("--env-file", metavar="PATH", default=".env", help="dotenv file (default: .env)")
     parser.add_argument(
         "--min-scan-duration",
         type=int,
@@ -119,6 +123,22 @@ def _listen_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _credentials(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(B-route ID, password, what stderr may say about them): flags, else the environment / .env
+    (read as ``run`` reads them), else the demo credentials."""
+    from logger.config import environment
+
+    env = environment(dotenv=args.env_file)
+    rbid = args.rbid or env.get("BROUTE_ID") or DEMO_RBID
+    password = args.password or env.get("BROUTE_PASSWORD") or DEMO_PASSWORD
+    if rbid == DEMO_RBID and password == DEMO_PASSWORD:
+        said = f"the demo credentials: BROUTE_ID={DEMO_RBID} BROUTE_PASSWORD={DEMO_PASSWORD}"
+    else:
+        where = "--rbid" if args.rbid else ("BROUTE_ID" if env.get("BROUTE_ID") else "the demo ID")
+        said = f"the B-route ID from {where} ({len(rbid)} characters, not shown) and its password"
+    return rbid, password, said
+
+
 def _neighbour_count(text: str) -> int:
     count = int(text) if text.strip().isdigit() else -1
     if not 0 <= count <= MAX_NEIGHBOURS:
@@ -140,9 +160,10 @@ def main(args: argparse.Namespace) -> int:
             three_wire=not args.single_phase,
             seed=args.seed,
         )
+        rbid, password, source = _credentials(args)
         config = DongleConfig(
-            rbid=args.rbid,
-            password=args.password,
+            rbid=rbid,
+            password=password,
             min_scan_duration=args.min_scan_duration,
             session_lifetime=args.session_lifetime,
             pana_fail_time=args.pana_fail_time,
@@ -164,6 +185,8 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     print(server.url if isinstance(server, TcpServer) else server.path, flush=True)
+    print(f"smartmeter-logger simulate: serving a {args.dongle} dongle; the meter accepts {source}",
+          file=sys.stderr, flush=True)
 
     def _stop(_signum: int, _frame: object) -> None:
         server.request_stop()
