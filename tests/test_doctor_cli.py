@@ -233,6 +233,8 @@ def test_config_error_exits_2(tmp_path: Path) -> None:
     got = lines(result)
     assert got["settings"].startswith("FAIL") and "unknown key" in got["settings"]
     assert all(got[name].startswith("SKIP") for name in ("credentials", "serial port", "dongle", "meter"))
+    found, _, fix = got["settings"].partition(" -- fix: ")
+    assert fix and fix not in found  # the fix is said once, after the finding
 
 
 def test_missing_credentials_exit_2_but_dongle_still_checked(tmp_path: Path, simulator) -> None:

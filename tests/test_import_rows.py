@@ -86,11 +86,14 @@ def test_progress_lines_when_not_a_tty():
     stream = io.StringIO()
     ticks = iter([0.0, 1.0, 6.0, 7.0])
     progress = importer.Progress(stream, clock=lambda: next(ticks))
-    progress.update("a.csv", 10)  # 1 s: too soon
-    progress.update("a.csv", 60)  # 6 s: a line
-    progress.update("a.csv", 70)  # 7 s: too soon
+    progress.update("a.csv", 10, file_no=1, files=2)  # 1 s: too soon
+    progress.update("b.csv", 60, file_no=2, files=2)  # 6 s: a line
+    progress.update("b.csv", 70, file_no=2, files=2)  # 7 s: too soon
     progress.done()
-    assert stream.getvalue() == "import: a.csv: 60 rows (10 rows/s)\n"
+    line = stream.getvalue()
+    assert line.count("\n") == 1
+    # the count is a running total over all files, and says so (not a per-file count)
+    assert "file 2/2 b.csv" in line and "60 rows read so far in all files" in line
 
 
 def _lines_of(tmp_path, monkeypatch, text: str, block: int) -> tuple[list[str], str]:

@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config, dotenv=args.env_file, check_dirs=False)
     except ConfigError as exc:
-        report.add(Check("settings", FAIL, str(exc), exc.fix, config_error=True))
+        report.add(Check("settings", FAIL, f"config error: {exc.key}: {exc.problem}", exc.fix, config_error=True))
         for name in ("credentials", "serial port", "dongle", "meter", "influxdb", "directories"):
             report.add(skipped(name, "settings did not load"))
         return exit_code(report.checks)

@@ -83,14 +83,16 @@ class Progress:
         self._start = clock()
         self._last = self._start
 
-    def update(self, name: str, rows: int, force: bool = False) -> None:
+    def update(self, name: str, rows: int, force: bool = False, file_no: int = 0, files: int = 0) -> None:
+        """``rows``: read so far over all files (a running total, said so); ``name``: the file being read."""
         now = self._clock()
         every = 0.2 if self._tty else PROGRESS_EVERY_S
         if not force and now - self._last < every:
             return
         self._last = now
         rate = rows / max(now - self._start, 1e-9)
-        text = f"import: {name}: {rows} rows ({rate:,.0f} rows/s)"
+        where = f"file {file_no}/{files} {name}" if files else name
+        text = f"import: {where}: {rows} rows read so far in all files ({rate:,.0f} rows/s)"
         if self._tty:
             self._stream.write("\r" + text[:120].ljust(80))
         else:
@@ -197,12 +199,12 @@ def main(args: argparse.Namespace) -> int:
                         pos += len(chunk)
                         if len(batch) >= batch_size:
                             hand_over(lineno + pos)
-                            progress.update(name, total)
+                            progress.update(name, total, file_no=idx + 1, files=len(files))
                     lineno += len(lines)
             if len(batch) > mark:
                 spans.append((idx, span_start, lineno))
             lengths[idx] = lineno
-            progress.update(name, total, force=True)
+            progress.update(name, total, force=True, file_no=idx + 1, files=len(files))
         reading = False
         if writer is not None:
             if batch:
