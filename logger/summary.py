@@ -143,7 +143,8 @@ def summarize(
     (local dates), in order, yielded as soon as each is finished.
 
     ``files``: every daily file, (date, path) sorted by date (as :func:`find_files` returns).
-    ``now``: aware; half-hours ending after it are not counted as missing.
+    ``now``: aware; half-hours ending after it are not counted as missing, and periods starting
+    after it are not listed at all.
     ``on_issue`` receives each skipped row and each number that could not be computed.
     """
     if by not in BY:
@@ -210,6 +211,9 @@ def summarize(
         while next_start < range_end and period_end(next_start, by, tz) <= limit:
             start_u = next_start.astimezone(UTC)
             p = open_periods.pop(start_u, None) or _Period(next_start, period_end(next_start, by, tz))
+            if start_u >= now:  # a period that has not begun yet: nothing to say about it
+                next_start = range_end
+                return
             yield PeriodSummary(p.start, p.end, label(p.start, by), energy(p, "bought"), energy(p, "sold"))
             next_start = p.end
             finished_until = p.end.astimezone(UTC)

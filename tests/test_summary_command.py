@@ -90,3 +90,29 @@ def test_malformed_rows_are_listed_and_counted(data, capsys):
     err = capsys.readouterr().err
     assert "20261120-smartmeter.csv:98: bad value 'x'; row skipped" in err
     assert "1 malformed row(s)" in err
+
+
+def test_halfhour_table_is_aligned_and_lists_no_future_halfhour(tmp_path, monkeypatch, capsys):
+    """Today's half-hours: the header lines up with the labels, and half-hours that have not
+    begun yet are not listed (they are not "missing" either)."""
+    monkeypatch.chdir(tmp_path)
+    for k in ("CSV_DIR", "UNIT_PRICE_JPY_PER_KWH", "LOGGER_UNITID", "LOGGER_TIMEZONE"):
+        monkeypatch.delenv(k, raising=False)
+    now = datetime.now(JST)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sink = CsvSink(tmp_path / "data", "%Y%m%d-smartmeter.csv", JST)
+    sink.write([Reading(today + timedelta(minutes=30 * i), "smartmeter", "EA", "", Decimal(100 + i))
+                for i in range(int((now - today) / timedelta(minutes=30)) + 1)])
+    sink.close()
+    monkeypatch.setenv("CSV_DIR", str(tmp_path / "data"))
+    assert main(["summary", "--by", "halfhour", "--from", today.date().isoformat(),
+                 "--to", today.date().isoformat()]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[0], lines[1:-1]
+    starts = [datetime.fromisoformat(r.split()[0]) for r in rows]
+    assert starts and all(s <= now for s in starts)
+    assert max(starts) > now - timedelta(minutes=30)
+    # the second column's right edge is the same in the header and every row
+    edge = header.index("bought kWh") + len("bought kWh")
+    for r in rows:
+        assert r[edge - 1] != " " and r[edge:edge + 2] == "  ", (header, r)

@@ -11,7 +11,7 @@ import argparse
 import csv
 import os
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +27,7 @@ from logger.summary import (
     find_files,
     summarize,
 )
+from logger.summary_periods import label
 
 MAX_REPORTED_ISSUES = 50
 PRICE_ENV = "UNIT_PRICE_JPY_PER_KWH"
@@ -103,7 +104,9 @@ class _Table:
     def __init__(self, out: TextIO, by: str, price: Decimal | None) -> None:
         self.out = out
         self.price = price
-        width = {"day": 10, "month": 7, "halfhour": 16}[by]
+        # as wide as the longest label of this period kind (a half-hour label carries its UTC offset)
+        sample = datetime(2026, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-9, minutes=-30)))
+        width = max(len(label(sample, by)), len("period"))
         self.cols = [("period", width, "<"), ("bought kWh", 12, ">"), ("sold kWh", 10, ">")]
         if price is not None:
             self.cols.append(("cost JPY", 12, ">"))
