@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from logger.clock import Clock
 from logger.readings import Reading
@@ -36,14 +37,21 @@ PHASE_TEXT = {
 }
 
 
-class Sink:
-    """What the runner needs of a sink (CSV, InfluxDB)."""
+#: Seconds the sinks get together for their final delivery on stop. With the stop seen within
+#: ``max_wait_s`` (1 s) and SKTERM answered within 3 s, a stop takes at most about 8 s: inside
+#: ``docker stop``'s default 10 s grace (compose allows the logger 30 s).
+SINK_CLOSE_S = 4.0
 
-    def write(self, readings: Sequence[Reading]) -> None: ...
 
-    def flush(self) -> None: ...
+class Sink(Protocol):
+    """What the runner needs of a sink (CSV, InfluxDB): the ONE way it hands readings on and stops."""
 
-    def close(self) -> None: ...
+    def write(self, readings: Sequence[Reading]) -> None:
+        """Take the readings (never loses them for a sink's own I/O trouble; keeps them until it works)."""
+
+    def close(self, timeout_s: float) -> None:
+        """Stop: write/deliver what waits, for at most ``timeout_s`` seconds, keep the rest durable
+        for the next start, say so in at most one line, release files and connections."""
 
 
 class Heartbeat:
@@ -289,8 +297,8 @@ class Runner:
             self._next_stats = now + STATS_EVERY_S
 
     def _shutdown(self, timeout_s: float = 3.0) -> None:
-        """End the session (SKTERM, answered by EVENT 27/28 within ``timeout_s``), then flush
-        and close the sinks."""
+        """End the session (SKTERM, answered by EVENT 27/28 within ``timeout_s``), then close
+        the sinks (:meth:`_close_sinks`)."""
         self.session.stop(self.clock.time())
         self._act()
         deadline = self.clock.time() + timeout_s
@@ -306,10 +314,14 @@ class Runner:
             self._act()
         for sensor in self.sensors:
             sensor.close()
+        self._close_sinks()
+        self._close_transport()
+
+    def _close_sinks(self) -> None:
+        """Each sink's :meth:`Sink.close`, all within one :data:`SINK_CLOSE_S` budget."""
+        deadline = self.clock.time() + SINK_CLOSE_S
         for sink in self.sinks:
             try:
-                sink.flush()
-                sink.close()
-            except Exception:
+                sink.close(max(0.0, deadline - self.clock.time()))
+            except Exception:  # a bug in one sink must not keep the others from closing
                 log.exception("closing sink %s failed", type(sink).__name__)
-        self._close_transport()

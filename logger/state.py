@@ -72,9 +72,27 @@ def _seq() -> int:
     return _counter[0]
 
 
+def make_dirs(directory: Path, mode: int = 0o750) -> None:
+    """``mkdir -p`` where every directory it creates (parents too) gets ``mode``, whatever the umask.
+
+    Existing directories are left as they are (they are the user's)."""
+    missing = []
+    probe = Path(directory)
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:
+            continue
+        os.chmod(d, mode)  # mkdir's mode is reduced by the umask
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Replace ``path`` with ``data`` atomically (tmp file + fsync + rename + dir fsync)."""
-    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    """Replace ``path`` with ``data`` atomically (tmp file + fsync + rename + dir fsync); the
+    file gets ``mode`` and any directory created for it 0750, whatever the umask."""
+    make_dirs(path.parent)
     # A name unique among live processes (pid) and within this one (counter), not tempfile:
     # tempfile pulls in random, shutil, bz2, lzma..., about a megabyte of RSS on a Raspberry Pi
     # Zero, for one file name. O_TRUNC: a leftover of a killed process with the same pid (PID 1

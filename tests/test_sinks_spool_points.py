@@ -131,7 +131,34 @@ def test_committed_file_is_replaced_atomically(tmp_path):
     batch = spool.peek(1)
     spool.commit(batch.end)
     assert (tmp_path / "committed").read_text().split() == [str(batch.end.segment), str(batch.end.offset)]
-    assert not (tmp_path / "committed.tmp").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000000000001.lp", "committed"]  # no temporary left
+    spool.close()
+
+
+def test_temporaries_of_a_commit_killed_midway_are_removed_on_open(tmp_path):
+    spool = Spool(tmp_path)
+    spool.append(["a value=1.0 1", "b value=1.0 2"])
+    spool.commit(spool.peek(1).end)
+    spool.close()
+    (tmp_path / ".committed.4242.7.tmp").write_text("1 999\n")  # SIGKILL between write and rename
+    spool = Spool(tmp_path)
+    assert drain(spool) == ["b value=1.0 2"]  # the old committed position stands
+    spool.close()
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+
+
+def test_pending_lines_counts_what_is_not_committed_across_segments(tmp_path):
+    spool = Spool(tmp_path, segment_bytes=64)
+    for i in range(30):
+        spool.append([f"p{i} value=1.0 {i}"])
+    assert spool.pending_lines() == 30
+    spool.commit(spool.peek(11).end)
+    assert spool.pending_lines() == 19
+    spool.close()
+    spool = Spool(tmp_path, segment_bytes=64)
+    assert spool.pending_lines() == 19
+    drain(spool, 4)
+    assert spool.pending_lines() == 0
     spool.close()
 
 

@@ -10,7 +10,8 @@
 * Meter-timestamped readings (EA, EB, E2, E4, EC, EE, D0: backfill may fetch them twice)
   are written once per file: their keys are kept per open file (read back when a file
   is opened). Keys of live readings (E7, E8, ...) are never kept, so memory stays bounded.
-* Files are created 0640, directories 0750.
+* Files are created 0640, directories (the CSV directory and any parent it creates) 0750,
+  whatever the umask.
 * When the directory cannot be written (disk full, read-only, permissions) the error is
   logged once and rows wait in memory, at most :data:`PENDING_LIMIT` (about four days
   at the default schedule; the oldest are dropped with a loud count beyond that), and are
@@ -29,6 +30,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from logger.readings import CSV_HEADER, Reading
+from logger.state import make_dirs
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,11 @@ class CsvSink:
             except OSError as exc:
                 log.warning("CSV: fsync of %s failed: %s", f.path, exc)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 0.0) -> None:
+        """The runner's stop (:class:`logger.runner.Sink`): write what waits, fsync, close the files.
+
+        ``timeout_s`` is not needed here (local writes wait on nothing); rows that still cannot
+        be written are reported in one line."""
         self.flush()
         for f in self._files.values():
             f.close()
@@ -243,8 +249,7 @@ class CsvSink:
             del self._files[path]
             f.close()
         if not self.directory.is_dir():
-            self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            os.chmod(self.directory, DIR_MODE)
+            make_dirs(self.directory, DIR_MODE)
         f = _OpenFile(path, self._cut_back.get(path))
         self._cut_back.pop(path, None)
         self._files[path] = f

@@ -132,7 +132,8 @@ class InfluxSink:
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self._precision = WritePrecision.MS
-        self._client = InfluxDBClient(url=self._url, token=self._token, org=self._org, timeout=10_000)
+        self._timeout_ms = 10_000
+        self._client = InfluxDBClient(url=self._url, token=self._token, org=self._org, timeout=self._timeout_ms)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._last_send = clock.time() - self._flush_interval  # latest request (attempted): the first goes at once
         self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size  # leftovers: send soon
@@ -205,25 +206,53 @@ class InfluxSink:
             self._spool.commit(batch.end)
         self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size
 
-    def close(self, timeout: float) -> None:
-        """Try to deliver what is spooled for up to ``timeout`` seconds, then close (the rest stays spooled)."""
-        deadline = self._clock.time() + timeout
-        self._next_attempt = 0.0
+    def close(self, timeout_s: float) -> None:
+        """The runner's stop (:class:`logger.runner.Sink`): spool what waits in memory, deliver
+        the spool for at most ``timeout_s`` seconds (each request is cut at the deadline, so a
+        black-holed InfluxDB cannot hold a ``docker stop`` up), then close. What was not
+        delivered stays spooled for the next start. Says what happened in ONE line. Never
+        raises for InfluxDB or spool trouble."""
+        deadline = self._clock.time() + max(0.0, timeout_s)
         self._spool_waiting()
-        if self._unspooled:
-            log.error("InfluxDB: %d points could not be spooled in %s before closing (the CSV files have them; "
-                      "`smartmeter-logger import` can load them)", len(self._unspooled), self._spool.directory)
-        while self._spool.pending_bytes and self._clock.time() < deadline:
+        delivered, failure = 0, None
+        while self._spool.pending_bytes:
+            left = deadline - self._clock.time()
+            if left <= 0:
+                failure = f"the stop allows {timeout_s:g} s for delivering"
+                break
             batch = self._spool.peek(self._batch_size)
-            if not batch.lines or not self._send(batch.lines, self._clock.time()):
+            if not batch.lines:
+                break
+            # the client's timeout applies per request (urllib3 total): never past the deadline
+            self._client.conf.timeout = max(1, min(self._timeout_ms, int(left * 1000)))
+            if not self._send(batch.lines, self._clock.time(), quiet=True):
+                failure = self._failing
                 break
             self._spool.commit(batch.end)
-        if self._spool.pending_bytes:
-            log.warning("InfluxDB: %d bytes of points stay spooled in %s for the next start",
-                        self._spool.pending_bytes, self._spool.directory)
+            delivered += len(batch.lines)
+        try:
+            kept = self._spool.pending_lines()
+        except OSError as exc:
+            kept = -1
+            failure = f"the spool cannot be read ({exc.strerror or exc})"
+        self._report_stop(delivered, kept, failure)
         self._spool.close()
         self._write_api.close()
         self._client.close()
+
+    def _report_stop(self, delivered: int, kept: int, failure: str | None) -> None:
+        text = f"InfluxDB: {delivered} point(s) delivered on stop, "
+        text += f"{kept if kept >= 0 else 'some'} kept in the spool ({self._spool.directory}) for the next start"
+        level = logging.INFO
+        if kept:
+            level = logging.WARNING
+            if failure:
+                text += f" ({failure})"
+        if self._unspooled:
+            level = logging.ERROR
+            text += (f"; {len(self._unspooled)} could not be spooled (the CSV files have them: "
+                     "`smartmeter-logger import` loads them)")
+        log.log(level, "%s", text)
 
     def check_write_access(self) -> str:
         """Check that the token may write to the bucket (sends an empty write). Raises InfluxWriteError."""
@@ -231,7 +260,9 @@ class InfluxSink:
 
     # ------------------------------------------------------------------ internals
 
-    def _send(self, lines: list[str], now: float) -> bool:
+    def _send(self, lines: list[str], now: float, quiet: bool = False) -> bool:
+        """True when InfluxDB took ``lines`` (or rejected them for good). ``quiet``: a failure is
+        not logged (:meth:`close` reports it in its one line)."""
         try:
             self._write_api.write(bucket=self._bucket, org=self._org, record="\n".join(lines),
                                   write_precision=self._precision)
@@ -246,14 +277,14 @@ class InfluxSink:
                 self._backoff = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff * 2))
             wait = max(self._backoff, _retry_after(exc) or 0.0)
             self._next_attempt = now + wait
-            if self._failing != message:
+            if self._failing != message and not quiet:
                 log.error("%s; %d bytes kept in the spool, retrying in %.0f s", message,
                           self._spool.pending_bytes, wait)
-                self._failing = message
+            self._failing = message
             return False
-        if self._failing is not None:
+        if self._failing is not None and not quiet:
             log.warning("InfluxDB: delivering again after: %s", self._failing)
-            self._failing = None
+        self._failing = None
         self._backoff = 0.0
         return True
 

@@ -6,7 +6,10 @@ Layout of the spool directory:
   point per line, fsync'd after every append. A new segment starts when the current
   one passes ``segment_bytes``.
 * ``committed`` - ``"<segment> <offset>\\n"``: everything before that position has been
-  delivered. Replaced atomically (write temporary file, fsync, rename, fsync directory).
+  delivered. Replaced atomically (:func:`logger.state.atomic_write`: temporary file, fsync,
+  rename, fsync directory).
+
+Files are 0640, the directory (and any parent it creates) 0750, whatever the umask.
 
 Only whole lines are ever handed out; a partial line left by a crash during an append
 is cut off when the spool is opened. Points are delivered in the order they were
@@ -23,6 +26,8 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from logger.state import atomic_write, make_dirs
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +48,12 @@ class Batch:
     end: Position  # commit this after the lines were accepted
 
 
-def _makedirs(directory: Path, mode: int = 0o750) -> None:
-    """``mkdir -p`` where every directory created (parents too, e.g. the state directory) gets ``mode``."""
-    missing = []
-    probe = directory
-    while not probe.exists() and probe.parent != probe:
-        missing.append(probe)
-        probe = probe.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=mode)
-        except FileExistsError:
-            continue
-        os.chmod(d, mode)  # mkdir's mode is reduced by the umask
-
-
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], segment_bytes: int = SEGMENT_BYTES) -> None:
         self.directory = Path(directory)
-        _makedirs(self.directory)
+        make_dirs(self.directory)
         self._segment_bytes = segment_bytes
+        self._remove_leftover_temporaries()
         self._committed = self._read_committed()
         segments = self._segments()
         for seg in segments:
@@ -70,7 +61,7 @@ class Spool:
                 self._unlink(seg)  # fully delivered before a crash; clean up
         segments = [s for s in segments if s >= self._committed.segment]
         self._write_seg = segments[-1] if segments else max(self._committed.segment, 1)
-        self._fd = os.open(self._path(self._write_seg), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        self._fd = self._open_segment(self._write_seg)
         self._write_size = self._repair()
         self._pending_bytes = sum(self._size(s) for s in segments if s != self._write_seg) + self._write_size
         self._pending_bytes -= self._committed.offset if self._committed.segment in segments else 0
@@ -142,13 +133,7 @@ class Spool:
         if (end.segment, end.offset) <= (self._committed.segment, self._committed.offset):
             return
         delivered = self._distance(self._committed, end)
-        tmp = self.directory / (_COMMITTED + ".tmp")
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write(f"{end.segment} {end.offset}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.directory / _COMMITTED)
-        self._fsync_dir()
+        atomic_write(self.directory / _COMMITTED, f"{end.segment} {end.offset}\n".encode("ascii"))
         old = self._committed
         self._committed = end
         self._pending_bytes -= delivered
@@ -158,6 +143,28 @@ class Spool:
         if end.segment == self._write_seg and end.offset == self._write_size and self._write_size >= self._segment_bytes:
             self._rotate()
 
+    def pending_lines(self) -> int:
+        """Points not committed yet (counts the spooled lines: for reports, not for every append)."""
+        count = 0
+        for seg in self._segments():
+            if seg < self._committed.segment:
+                continue
+            start = self._committed.offset if seg == self._committed.segment else 0
+            end = self._write_size if seg == self._write_seg else self._size(seg)
+            try:
+                with open(self._path(seg), "rb") as fh:
+                    fh.seek(start)
+                    left = end - start
+                    while left > 0:
+                        chunk = fh.read(min(left, 1 << 20))
+                        if not chunk:
+                            break
+                        count += chunk.count(b"\n")
+                        left -= len(chunk)
+            except FileNotFoundError:
+                continue
+        return count
+
     def close(self) -> None:
         os.close(self._fd)
 
@@ -165,6 +172,27 @@ class Spool:
 
     def _path(self, seg: int) -> Path:
         return self.directory / f"{seg:012d}{_SUFFIX}"
+
+    def _open_segment(self, seg: int) -> int:
+        path = self._path(seg)
+        existed = path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        if not existed:
+            try:
+                os.fchmod(fd, 0o640)  # exactly 0640, whatever the umask
+            except OSError:
+                os.close(fd)
+                raise
+        return fd
+
+    def _remove_leftover_temporaries(self) -> None:
+        """Temporary ``committed`` files of a process killed mid-commit (the old ``committed`` stands)."""
+        for p in self.directory.iterdir():
+            if p.name.startswith(f".{_COMMITTED}.") and p.name.endswith(".tmp") or p.name == _COMMITTED + ".tmp":
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
 
     def _segments(self) -> list[int]:
         out = []
@@ -218,7 +246,7 @@ class Spool:
         os.fsync(self._fd)
         os.close(self._fd)
         self._write_seg += 1
-        self._fd = os.open(self._path(self._write_seg), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        self._fd = self._open_segment(self._write_seg)
         self._write_size = 0
         self._fsync_dir()
 

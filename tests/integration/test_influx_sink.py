@@ -51,7 +51,7 @@ def test_direct_write_then_query_equals_the_readings(influxdb, bucket, tmp_path)
     clock.advance(5)
     sink.pump(clock.time())  # the rest after flush_interval
     assert sink.pending_bytes == 0
-    sink.close(timeout=5)
+    sink.close(timeout_s=5)
     got = stored(influxdb, bucket)
     assert got == expected(rs)
     assert all(isinstance(v[5], float) for v in got)
@@ -73,14 +73,14 @@ def test_outage_spools_then_delivers_once(influxdb, bucket, tmp_path):
         clock.advance(5)
         sink.pump(clock.time())
         assert sink.pending_bytes > 0
-        sink.close(timeout=0)  # and the logger restarts meanwhile
+        sink.close(timeout_s=0)  # and the logger restarts meanwhile
     finally:
         influxdb.start()
     sink = InfluxSink(settings(influxdb, bucket), tmp_path / "spool", clock)
     clock.advance(BACKOFF_MAX_S)
     sink.pump(clock.time())
     assert sink.pending_bytes == 0
-    sink.close(timeout=5)
+    sink.close(timeout_s=5)
     assert influxdb.count(bucket) == len(first) + len(later)
     assert stored(influxdb, bucket) == expected(first + later)
 
@@ -93,7 +93,7 @@ def test_redelivery_after_a_crash_overwrites(influxdb, bucket, tmp_path):
         sink.write(rs)
         clock.advance(5)
         sink.pump(clock.time())
-        sink.close(timeout=5)
+        sink.close(timeout_s=5)
     assert influxdb.count(bucket) == len(rs)
 
 
@@ -111,13 +111,13 @@ def test_token_without_write_permission_keeps_the_spool(influxdb, bucket, tmp_pa
         sink.pump(clock.time())
     assert sink.pending_bytes > 0
     assert "write permission" in caplog.text and read_only not in caplog.text
-    sink.close(timeout=0)
+    sink.close(timeout_s=0)
     # fixed token: everything is delivered from the same spool
     sink = InfluxSink(settings(influxdb, bucket), tmp_path / "spool", clock)
     clock.advance(5)
     sink.pump(clock.time())
     assert sink.pending_bytes == 0
-    sink.close(timeout=5)
+    sink.close(timeout_s=5)
     assert influxdb.count(bucket) == 6
 
 
@@ -155,6 +155,6 @@ def test_live_points_go_out_at_once_and_bursts_wait_for_the_interval(influxdb, b
     sink.write(third)
     sink.pump(clock.time())
     assert sink.pending_bytes == 0
-    sink.close(timeout=5)
+    sink.close(timeout_s=5)
     assert stored(influxdb, bucket) == expected(first + second + third)
 
