@@ -121,10 +121,7 @@ class ProbeSink:
         for r in readings:
             self.rows.append((t, r))
 
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
+    def close(self, timeout_s: float = 0.0) -> None:
         pass
 
     def first(self, epc: str, after: float = float("-inf")) -> float | None:

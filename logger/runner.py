@@ -17,7 +17,7 @@ from logger.clock import Clock
 from logger.readings import Reading
 from logger.link.backoff import reopen_delay
 from logger.session import Phase, Record, Reopen, SaveState, Send, Session, Stop
-from logger.state import save_state
+from logger.state import make_dirs, save_state
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Heartbeat:
         # lost heartbeat only means "stale", which is the truth anyway.
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            make_dirs(self.path.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 os.fchmod(fh.fileno(), 0o640)  # not world-readable, whatever the umask
