@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logger.clock import Clock, RealClock
-from logger.config import Settings
+from logger.config import ConfigError, Settings
 from logger.runner import Heartbeat, Runner
 from logger.link.settings import LinkSettings
 from logger.schedule import Schedule
@@ -19,6 +20,9 @@ from logger.secrets import Secret
 from logger.session import Session, SessionConfig
 from logger.state import load_state
 from logger.transport import SerialTransport
+
+if TYPE_CHECKING:
+    from logger.transcript import TranscriptWriter
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ class App:
     session: Session
     sinks: list = field(default_factory=list)
     simulation: object | None = None
+    #: ``run --transcript``: the dongle dialogue, written by the transport wrapper
+    transcript: TranscriptWriter | None = None
 
     def describe(self) -> str:
         s = self.settings
@@ -41,6 +47,8 @@ class App:
             parts.append(f"InfluxDB {s.influxdb.url} bucket {s.influxdb.bucket}")
         if s.sensors:
             parts.append(f"{len(s.sensors)} extra sensor device(s)")
+        if self.transcript is not None:
+            parts.append(f"transcript in {self.transcript.path} (credentials masked)")
         return ", ".join(parts)
 
     def run(self, until: float | None = None) -> None:
@@ -56,6 +64,8 @@ class App:
         try:
             self.runner.run(until)
         finally:
+            if self.transcript is not None:
+                self.transcript.close()
             if server is not None:
                 server.shutdown()
                 server.server_close()
@@ -89,8 +99,11 @@ def build_app(
     simulation=None,
     max_wait_s: float = 1.0,
     progress_every_s: float = 15.0,
+    transcript: str | Path | None = None,
 ) -> App:
-    """Everything ``run`` needs. ``simulation`` (from :func:`build_simulation`) overrides ``simulate``."""
+    """Everything ``run`` needs. ``simulation`` (from :func:`build_simulation`) overrides ``simulate``.
+    ``transcript``: a file for the dongle dialogue (``run --transcript``; :class:`ConfigError` if it
+    cannot be opened)."""
     clock = clock or RealClock()
     tz = settings.meter.tz
     state_dir = Path(settings.session.state_dir)
@@ -130,6 +143,17 @@ def build_app(
         def open_transport():
             return SerialTransport(port, baud, clock)
 
+    writer = None
+    if transcript is not None:
+        from logger.transcript import TranscriptWriter, transcribing
+
+        masked = [c.reveal() for c in (rbid, password) if c is not None]
+        try:
+            writer = TranscriptWriter(transcript, tz, clock, masked)
+        except OSError as exc:
+            raise ConfigError("--transcript", f"cannot write {transcript} ({exc.strerror or exc})",
+                              "give it a file in a writable directory") from None
+        open_transport = transcribing(open_transport, writer)
     schedule = Schedule(settings.schedule, tz)
     session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
     heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))
@@ -140,4 +164,4 @@ def build_app(
         sensors = [SensorInput(s, tz) for s in settings.sensors]
     runner = Runner(session, open_transport, sinks, clock, state_dir, heartbeat=heartbeat, pump=pump,
                     max_wait_s=max_wait_s, sensors=sensors, progress_every_s=progress_every_s)
-    return App(settings, runner, session, sinks, simulation)
+    return App(settings, runner, session, sinks, simulation, writer)

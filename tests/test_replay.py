@@ -116,3 +116,97 @@ def test_dual_stack_lines_and_garbage_are_handled():
 def test_bad_arguments_are_clear_errors(args, message):
     r = replay(*(args if args[0].startswith("/") else ["-", *args]), stdin=b"")
     assert r.returncode == 2 and message.encode() in r.stderr
+
+
+# ---------------------------------------------------------------- transcripts (run --transcript)
+
+
+def write_transcript(path, pieces, max_bytes=10 * 1024 * 1024, backups=5):
+    """``pieces``: (seconds after 10:31:00, direction, bytes) through the logger's own writer."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from logger.clock import VirtualClock
+    from logger.transcript import TranscriptWriter
+
+    start = datetime(2026, 11, 22, 10, 31, tzinfo=ZoneInfo("Asia/Tokyo")).timestamp()
+    clock = VirtualClock(start)
+    w = TranscriptWriter(path, ZoneInfo("Asia/Tokyo"), clock, max_bytes=max_bytes, backups=backups)
+    for at, direction, data in pieces:
+        clock.advance(start + at - clock.time())
+        (w.received if direction == "<" else w.sent)(data)
+    w.close()
+
+
+def test_a_transcript_replays_with_the_times_its_lines_were_received(tmp_path):
+    e7 = line(res(5, Property(0xE7, (1189).to_bytes(4, "big"))), binary=True)
+    ea = Property(0xEA, bytes.fromhex("07EA0B160A1E00") + (387000).to_bytes(4, "big"))
+    e2 = Property(0xE2, (0).to_bytes(2, "big") + b"".join((386990 + i).to_bytes(4, "big") for i in range(22))
+                  + b"\xff\xff\xff\xfe" * 26)
+    sendto = b"SKSENDTO 1 " + METER_IP.encode() + b" 0E1A 1 000E " + res(5, Property(0xE7, b"")).encode()
+    write_transcript(tmp_path / "t.log", [
+        (0.0, ">", sendto),  # what we sent is never decoded as the meter's answer
+        (0.2, "<", b"EVENT 21 " + METER_IP.encode() + b" 00\r\nOK\r\n"),
+        (1.5, "<", e7[:40]), (1.75, "<", e7[40:]),  # an ERXUDP in two reads: the second one's time
+        (2.0, "<", line(res(6, Property(0xD3, (1).to_bytes(4, "big")), Property(0xE1, b"\x01"), ea))),
+        (3.0, "<", line(res(7, e2))),  # the same 10:30 slot again, from the history: one row
+    ])
+    r = replay(str(tmp_path / "t.log"), "--clock", "2020-01-01T00:00:00+09:00")
+    assert r.returncode == 0, r.stderr
+    rows = table(r.stdout)[1:]
+    assert rows[0] == ["2026-11-22T10:31:01.750+09:00", "smartmeter", "E7", "", "1189"]
+    assert ["2026-11-22T10:31:02.000+09:00", "smartmeter", "E1", "", "0.1"] in rows
+    ea_rows = [x for x in rows if x[2] == "EA"]
+    assert ["2026-11-22T10:30:00.000+09:00", "smartmeter", "EA", "", "38700"] in ea_rows
+    assert len(ea_rows) == len({x[0] for x in ea_rows}) == 22  # 00:00 .. 10:30, each slot once
+    assert not [x for x in rows if x[0].startswith("2020")]  # --clock is for plain dongle output only
+
+
+def test_rotated_transcripts_replay_oldest_first(tmp_path):
+    pieces = [(i * 10.0, "<", line(res(i, Property(0xE7, (100 + i).to_bytes(4, "big"))), binary=i % 2 == 0))
+              for i in range(1, 31)]
+    write_transcript(tmp_path / "t.log", pieces, max_bytes=1500, backups=9)
+    files = sorted(tmp_path.glob("t.log.*"), key=lambda p: -int(p.suffix[1:])) + [tmp_path / "t.log"]
+    assert len(files) > 2
+    r = replay(*map(str, files))
+    assert r.returncode == 0, r.stderr
+    assert [x[4] for x in table(r.stdout)[1:]] == [str(100 + i) for i in range(1, 31)]
+
+
+def test_events_are_shown_as_the_dongle_prints_them(tmp_path):
+    scan = (b"EVENT 20 FE80:0000:0000:0000:021D:1290:0004:0A11\r\nEPANDESC\r\n  Channel:3B\r\n  Channel Page:09\r\n"
+            b"  Pan ID:8257\r\n  Addr:001C640003DD8257\r\n  LQI:C4\r\n  PairID:89ABCDEF\r\n"
+            b"EVENT 22 FE80:0000:0000:0000:021D:1290:0004:0A11\r\n"
+            b"EVENT 32 FE80:0000:0000:0000:021D:1290:0004:0A11\r\nFAIL ER04\r\n")
+    for source in ("plain", "transcript"):
+        if source == "plain":
+            r = replay("-", "--events", stdin=scan + line(res(1, Property(0xE7, (7).to_bytes(4, "big")))))
+        else:
+            write_transcript(tmp_path / "t.log", [(0.0, "<", scan)])
+            r = replay(str(tmp_path / "t.log"), "--events")
+        assert r.returncode == 0, r.stderr
+        err = r.stderr.decode()
+        assert "EVENT 20 (beacon received) FE80:0000:0000:0000:021D:1290:0004:0A11" in err
+        assert "EVENT 32 (ARIB transmit-time limit engaged; sending refused)" in err
+        assert "EPANDESC Channel:3B Channel Page:09 Pan ID:8257 Addr:001C640003DD8257 LQI:C4 PairID:********" in err
+        assert "FAIL ER04 (command not supported)" in err
+        assert "num=" not in err and "89ABCDEF" not in err
+        if source == "plain":  # the data in hex, fields in the dongle's order
+            assert f"ERXUDP {METER_IP} {OURS} 0E1A 0E1A {MAC} 1 0012 1081" in err
+        else:  # a transcript's events carry the time their line was received
+            assert "2026-11-22T10:31:00.000+09:00 EVENT 22 (active scan finished)" in err
+
+
+def test_event_reprs_use_the_dongles_hex_notation():
+    from logger.skstack.events import EInfo, EPort, Event, Fail, Ok, PanDesc, RxUdp
+
+    assert repr(Event(0x20, METER_IP)) == f"EVENT 20 (beacon received) {METER_IP}"
+    assert str(Event(0x21, METER_IP, 0, 0x02)) == f"EVENT 21 (UDP transmission finished) {METER_IP} 0 02"
+    assert repr([Event(0x32)]) == "[EVENT 32 (ARIB transmit-time limit engaged; sending refused)]"
+    desc = PanDesc(0x21, 0x09, 0x8257, "001C640003DD8257", 0x1E, side=0, pair_id="89ABCDEF")
+    assert repr(desc) == "EPANDESC Channel:21 Channel Page:09 Pan ID:8257 Addr:001C640003DD8257 LQI:1E Side:0 PairID:********"
+    assert repr(EInfo(OURS, "120723FFFEA077E3", 0x21, 0x8257, "FFFE")) == f"EINFO {OURS} 120723FFFEA077E3 21 8257 FFFE"
+    rx = RxUdp(METER_IP, OURS, 0x0E1A, 0x0E1A, MAC, 1, b"\x10\x81", side=0, lqi=0x3C, binary=True)
+    assert repr(rx) == f"ERXUDP {METER_IP} {OURS} 0E1A 0E1A {MAC} 3C 1 0 0002 1081"
+    assert repr(EPort((3610, 716, 0))) == "EPORT 3610 716 0"  # EPORT lists ports in decimal
+    assert (repr(Ok()), repr(Ok("01")), repr(Fail("ER10"))) == ("OK", "OK 01", "FAIL ER10 (command accepted but execution failed)")

@@ -32,6 +32,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    choices=list(BY_NAME),
                    help="with --simulate: which dongle family to imitate (default bp35a1)")
     p.add_argument("--debug", action="store_true", help="debug logging (also DEBUG=1; SIGUSR1 toggles)")
+    p.add_argument("--transcript", metavar="FILE",
+                   help="append the dongle dialogue to FILE, timestamped, credentials masked, rotated at "
+                        "10 MB (FILE.1 ... FILE.5); `replay FILE` turns it into rows (docs/reporting.md)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -49,7 +52,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         # until the first reading: a progress line every few seconds on a terminal, rarer in a log
         every = 3.0 if sys.stderr.isatty() else 15.0
-        app = build_app(settings, simulate=args.simulate, dongle=args.dongle, progress_every_s=every)
+        app = build_app(settings, simulate=args.simulate, dongle=args.dongle, progress_every_s=every,
+                        transcript=args.transcript)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -2,7 +2,10 @@
 
 Every line (or block of lines) the dongle prints becomes exactly one of these.
 Nothing here does I/O. Addresses are kept as the dongle prints them
-(upper-case, 4-digit groups); numbers are decoded from hex.
+(upper-case, 4-digit groups); numbers are decoded from hex. The repr (and so the str) of every event but
+:class:`Unknown` is the dongle's own notation (``EVENT 20 (beacon received) FE80:…``,
+``EPANDESC Channel:3B …``), so a debug log or ``replay --events`` reads like what the dongle
+printed, never ``num=32`` for ``EVENT 20``; secrets stay masked.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ class Ok:
 
     value: str | None = None
 
+    def __repr__(self) -> str:
+        return "OK" if self.value is None else f"OK {self.value}"
+
 
 @dataclass(frozen=True, slots=True)
 class Fail:
@@ -104,6 +110,9 @@ class Fail:
     def meaning(self) -> str:
         return FAIL_MEANINGS.get(self.code, "unknown error")
 
+    def __repr__(self) -> str:
+        return f"FAIL {self.code} ({self.meaning})"
+
 
 @dataclass(frozen=True, slots=True)
 class Echo:
@@ -113,17 +122,23 @@ class Echo:
     text: str
 
     def __repr__(self) -> str:
-        return f"Echo({mask_command(self.text)!r})"
+        return mask_command(self.text)
 
 
 @dataclass(frozen=True, slots=True)
 class Ever:
     version: str
 
+    def __repr__(self) -> str:
+        return f"EVER {self.version}"
+
 
 @dataclass(frozen=True, slots=True)
 class EAppVer:
     version: str
+
+    def __repr__(self) -> str:
+        return f"EAPPVER {self.version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +155,16 @@ class EInfo:
     def dual_stack(self) -> bool:
         return self.fifth.upper() != "FFFE"
 
+    def __repr__(self) -> str:
+        return f"EINFO {self.ipaddr} {self.addr64} {self.channel:02X} {self.pan_id:04X} {self.fifth}"
+
 
 @dataclass(frozen=True, slots=True)
 class ESReg:
     value: str
+
+    def __repr__(self) -> str:
+        return f"ESREG {self.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +179,11 @@ class Event:
     @property
     def meaning(self) -> str:
         return EVENT_MEANINGS.get(self.num, "unknown event")
+
+    def __repr__(self) -> str:
+        fields = [self.sender, None if self.side is None else str(self.side),
+                  None if self.param is None else f"{self.param:02X}"]
+        return " ".join([f"EVENT {self.num:02X} ({self.meaning})", *(f for f in fields if f is not None)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +203,13 @@ class PanDesc:
     def rssi_dbm(self) -> float:
         return round(0.275 * self.lqi - 104.27, 3)
 
+    def __repr__(self) -> str:
+        text = (f"EPANDESC Channel:{self.channel:02X} Channel Page:{self.channel_page:02X} Pan ID:{self.pan_id:04X} "
+                f"Addr:{self.addr} LQI:{self.lqi:02X}")
+        if self.side is not None:
+            text += f" Side:{self.side}"
+        return text + (" PairID:********" if self.pair_id is not None else "")
+
 
 @dataclass(frozen=True, slots=True)
 class RxUdp:
@@ -193,6 +226,13 @@ class RxUdp:
     lqi: int | None = None  # present on dual-stack firmware with SA2=1
     binary: bool = False  # data arrived as raw bytes (WOPT 00)
 
+    def __repr__(self) -> str:
+        """The ERXUDP line, fields in the dongle's order; the data in hex (also when it came raw)."""
+        fields = [self.sender, self.dest, f"{self.rport:04X}", f"{self.lport:04X}", self.sender_lla,
+                  None if self.lqi is None else f"{self.lqi:02X}", f"{self.secured:X}",
+                  None if self.side is None else str(self.side), f"{len(self.data):04X}", self.data.hex().upper()]
+        return " ".join(["ERXUDP", *(f for f in fields if f is not None)])
+
 
 @dataclass(frozen=True, slots=True)
 class Ll64:
@@ -200,12 +240,18 @@ class Ll64:
 
     address: str
 
+    def __repr__(self) -> str:
+        return self.address
+
 
 @dataclass(frozen=True, slots=True)
 class EPort:
     """The answer to ``SKTABLE E``: UDP ports by handle (handle 1 first)."""
 
     ports: tuple[int, ...]
+
+    def __repr__(self) -> str:
+        return " ".join(["EPORT", *(str(p) for p in self.ports)])  # the dongle prints them in decimal
 
 
 @dataclass(frozen=True, slots=True)
