@@ -23,13 +23,17 @@ from logger.simulate.faults import FaultError, FaultPlan, parse_fault
 from logger.simulate.neighbours import MAX_NEIGHBOURS, neighbourhood
 from logger.simulate.profiles import DIALECTS
 
+#: The simulator-only choice for a J11 (binary command set) adapter, until the family table has it.
+J11 = "j11"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dongle",
-        choices=DIALECTS,
+        choices=(*DIALECTS, J11),
         default="bp35a1",
-        help="dongle family to imitate (default bp35a1)",
+        help="dongle family to imitate (default bp35a1); j11 = a ROHM J11 binary-command adapter "
+        "(RATOC RS-WSUHA-J11, ROHM BP35C1-J11-T01)",
     )
     parser.add_argument(
         "--listen",
@@ -175,7 +179,13 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, FaultError) as exc:
         print(f"smartmeter-logger simulate: error: {exc}", file=sys.stderr)
         return 2
-    dongle = DongleSim(args.dongle, MeterSim(meter_config, start), config, random.Random(args.seed))
+    meter = MeterSim(meter_config, start)
+    if args.dongle == J11:
+        from logger.simulate.j11 import J11Sim
+
+        dongle = J11Sim(meter, config, random.Random(args.seed))
+    else:
+        dongle = DongleSim(args.dongle, meter, config, random.Random(args.seed))
     try:
         server = TcpServer(dongle, *address) if address else PtyServer(dongle, link=args.link)
     except OSError as exc:

@@ -19,6 +19,7 @@ from logger.transport import SimTransport
 
 @dataclass
 class Simulation:
+    #: A :class:`DongleSim`, or a :class:`~logger.simulate.j11.J11Sim` for ``dialect="j11"``.
     dongle: DongleSim
     meter: MeterSim
     clock: Clock
@@ -58,7 +59,12 @@ def build_simulation(
     config.rbid, config.password = rbid, password
     if neighbours:
         config.neighbours = neighbourhood(config, neighbours, seed=seed)
-    dongle_sim = DongleSim(dialect, meter_sim, config, random.Random(seed))
+    if dialect == "j11":  # a ROHM J11 binary-command adapter (simulator-only name for now)
+        from logger.simulate.j11 import J11Sim
+
+        dongle_sim = J11Sim(meter_sim, config, random.Random(seed))
+    else:
+        dongle_sim = DongleSim(dialect, meter_sim, config, random.Random(seed))
     return Simulation(dongle_sim, meter_sim, clock, [] if record_sent else None)
 
 
