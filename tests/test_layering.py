@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "logger"
 
 #: Layers below the runner: protocol code that is fed bytes and time.
-BELOW_RUNNER = ("logger.skstack", "logger.link", "logger.session", "logger.echonet", "logger.recording",
+BELOW_RUNNER = ("logger.skstack", "logger.j11", "logger.link", "logger.session", "logger.echonet", "logger.recording",
                 "logger.backfill", "logger.readings", "logger.schedule", "logger.state")
 IO_MODULES = ("time", "serial", "socket", "select", "threading", "logger.transport", "logger.clock")
 WALL_CLOCK = {("datetime", "now"), ("datetime", "today"), ("date", "today"), ("datetime", "utcnow"),
@@ -106,6 +106,7 @@ def test_nothing_below_the_runner_does_io_or_reads_the_clock(name):
 
 @pytest.mark.parametrize(("lower", "higher"), [
     ("logger.skstack", ("logger.link", "logger.session", "logger.runner", "logger.app")),
+    ("logger.j11", ("logger.link", "logger.session", "logger.runner", "logger.app", "logger.simulate")),
     ("logger.link", ("logger.session", "logger.runner", "logger.app", "logger.config")),
     ("logger.session", ("logger.runner", "logger.app", "logger.diagnose", "logger.dongle_checks")),
 ])
