@@ -13,6 +13,9 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+# The build tools, pinned too: pip, and setuptools + wheel for pyproject.toml's build backend
+# (used below with --no-build-isolation, so pip fetches no unpinned backend of its own).
+RUN pip install "pip==25.3" "setuptools==80.9.0" "wheel==0.45.1"
 # Runtime dependencies, pinned (direct ones from pyproject.toml, then theirs; tzdata so the
 # meter's time zone resolves even without the OS zone files).
 RUN pip install \
@@ -26,7 +29,8 @@ RUN pip install \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY logger ./logger
-RUN pip install --no-deps . && pip check && python -m compileall -q /opt/venv
+RUN pip install --no-deps --no-build-isolation . \
+ && pip uninstall -y -q setuptools wheel && pip check && python -m compileall -q /opt/venv
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="smartmeter-logger" \

@@ -82,7 +82,8 @@ def test_compose_file_validates_against_the_compose_spec_schema(compose):
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft7Validator.check_schema(schema)
     jsonschema.Draft7Validator(schema).validate(compose)
-    assert set(compose["services"]) == {"logger", "logger-demo", "telegraf", "influxdb", "grafana", "chronograf"}
+    assert set(compose["services"]) == {"logger", "logger-demo", "import", "folders", "telegraf", "influxdb", "grafana",
+                                        "chronograf"}
 
 
 def test_every_image_is_pinned(services, dockerfile):
@@ -158,9 +159,9 @@ def test_logger_environment_names_are_settings_overrides(services, env_example):
 
     for name in ("logger", "logger-demo"):
         env = service_environment(services[name], env_example)
-        assert set(env) <= set(_ENV), f"{name}: {set(env) - set(_ENV)} are not settings variables"
-        # what the logger in the container ends up with: env_file (.env) < environment
-        merged = {**env_example, **env}
+        assert set(env) <= set(_ENV) | {"DEBUG"}, f"{name}: {set(env) - set(_ENV)} are not settings variables"
+        # what the logger in the container ends up with: its environment (no env_file)
+        merged = env
         settings = load_settings(REPO / "config" / "settings.yml", env=merged, dotenv=None, check_dirs=False)
         mounts = volumes(services[name])
         assert str(settings.csv.directory) == "/data" and "/data" in mounts
@@ -341,3 +342,84 @@ def test_deploy_guide_matches_the_compose_file(services, env_example):
         assert profile in guide
     assert "WOPT 01" in guide and "ROPT" in guide
     assert guide.index("# 導入ガイド（日本語）") < guide.index("# Deployment guide (English)")
+
+
+# --------------------------------------------------------------------------- what a real engine showed (issue 11)
+
+
+SECRETS = ("BROUTE_ID", "BROUTE_PASSWORD", "INFLUXDB_TOKEN", "DOCKER_INFLUXDB_INIT_PASSWORD",
+           "GRAFANA_ADMIN_PASSWORD", "MQTT_PASSWORD", "FORWARD_HTTP_TOKEN")
+
+
+def test_no_service_takes_the_whole_env_file(services, env_example):
+    """env_file: .env handed the logger every secret in .env; each service names what it needs."""
+    needs = {
+        "logger": {"BROUTE_ID", "BROUTE_PASSWORD", "INFLUXDB_TOKEN"},
+        "logger-demo": {"BROUTE_ID", "BROUTE_PASSWORD", "INFLUXDB_TOKEN"},
+        "import": {"INFLUXDB_TOKEN"},
+        "folders": set(),
+        "telegraf": {"INFLUXDB_TOKEN", "MQTT_PASSWORD", "FORWARD_HTTP_TOKEN"},
+        "influxdb": {"INFLUXDB_TOKEN", "DOCKER_INFLUXDB_INIT_PASSWORD"},
+        "grafana": {"INFLUXDB_TOKEN", "GRAFANA_ADMIN_PASSWORD"},
+        "chronograf": {"INFLUXDB_TOKEN"},
+    }
+    fake = {**env_example, **{k: f"secret-{k}" for k in SECRETS}}
+    for name, svc in services.items():
+        assert "env_file" not in svc, f"{name}: env_file hands it every secret in .env"
+        values = set(service_environment(svc, fake).values())
+        held = {k for k in SECRETS if fake[k] in values}
+        assert held == needs[name], f"{name} holds {sorted(held)}, needs {sorted(needs[name])}"
+
+
+def test_root_owned_folders_are_handed_to_the_logger_user_first(services):
+    folders = services["folders"]
+    assert "profiles" not in folders, "runs with every profile"
+    assert folders["image"] == services["telegraf"]["image"], "an image every profile already has"
+    assert folders["user"] == "0:0" and folders["cap_drop"] == ["ALL"] and folders["cap_add"] == ["CHOWN"]
+    assert folders["network_mode"] == "none" and folders["read_only"] is True
+    script = " ".join(folders["command"])
+    assert "stat -c %u" in script and "= 0 ]" in script and "chown 1000:20" in script, "only root's folders"
+    mounted = {src for src, _t, _ro in map(parse_volume, folders["volumes"])}
+    binds = {src for name in ("logger", "logger-demo", "telegraf") for src, _t, _ro in
+             map(parse_volume, services[name]["volumes"]) if not src.endswith((".conf", ".d")) and src != "./config"}
+    assert binds <= mounted, f"not prepared: {binds - mounted}"
+    for name in ("logger", "logger-demo", "telegraf"):
+        assert services[name]["depends_on"]["folders"]["condition"] == "service_completed_successfully", name
+
+
+def test_telegraf_stops_before_influxdb_and_handles_env_strictly(services):
+    dep = services["telegraf"]["depends_on"]["influxdb"]
+    assert dep["required"] is False, "with your own InfluxDB the influxdb profile is off"
+    assert "--strict-env-handling" in services["telegraf"]["command"], "else Telegraf 1.39 warns at every start"
+
+
+def test_import_needs_no_dongle(services):
+    imp = services["import"]
+    assert "devices" not in imp and imp["profiles"] == ["tools"]
+    assert "smartmeter-logger import" in " ".join(imp["entrypoint"])
+    assert volumes(imp)["/data"] == (volumes(services["logger"])["/data"][0], True)
+
+
+def test_dockerfile_pins_the_build_tools_too(dockerfile):
+    runs = " ".join(the("RUN", dockerfile))
+    pins = dict(re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', runs))
+    for tool in ("pip", "setuptools", "wheel"):
+        assert tool in pins, f"{tool} is not pinned"
+    assert "--no-build-isolation" in runs, "else pip fetches an unpinned build backend"
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert {re.match(r"[A-Za-z0-9_.-]+", r).group(0) for r in requires} <= set(pins)
+
+
+def test_gitignore_covers_the_folders_the_docs_create():
+    ignored = (REPO / ".gitignore").read_text().split()
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    made = {d for line in re.findall(r"mkdir -p ([^\n`#]+)", guide) for d in line.split()}
+    assert made and all(f"/{d}/" in ignored for d in made), f"not ignored: {[d for d in made if f'/{d}/' not in ignored]}"
+
+
+def test_docs_never_start_profiles_from_the_command_line():
+    """`up --profile X` then `down` without it leaves X's containers running."""
+    for path in ("docs/deploy.md", "README.md"):
+        text = (REPO / path).read_text()
+        assert not re.search(r"docker compose[^\n`]*--profile", text), path
+        assert not re.search(r"COMPOSE_PROFILES=\S+ [A-Z_]*=?\S* *docker compose", text), path
