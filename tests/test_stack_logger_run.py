@@ -1,6 +1,6 @@
 """The logger services' container commands, run on the host exactly as compose would run them:
-the Dockerfile ENTRYPOINT + the service's command, the environment of env_file (.env.example's
-safe placeholders) overridden by the service's ``environment:``, the Dockerfile's WORKDIR, and
+the Dockerfile ENTRYPOINT + the service's command, the Dockerfile's ENV overridden by the service's
+``environment:`` (interpolated from .env.example's safe placeholders), the Dockerfile's WORKDIR, and
 every container path (/config, /data, /state, /dev/ttyUSB0) mapped to a temp path."""
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ class Container:
         self.argv = [sys.executable, "-m", "logger"] + [self.map(a) for a in svc["command"]]
         env_example = read_env_file(REPO / ".env.example")
         env = {"PATH": os.environ["PATH"], "HOME": str(root), "LANG": "C.UTF-8", "PYTHONPATH": str(REPO)}
-        # Dockerfile ENV, then env_file, then environment (compose's precedence)
+        # Dockerfile ENV, then the service's environment: (its values interpolated from .env; the
+        # service has no env_file, so nothing else from .env reaches the container)
+        assert "env_file" not in svc
         for item in re.findall(r"(\w+)=(\S+)", dockerfile_value("ENV")):
             env[item[0]] = item[1].replace("$PATH", env["PATH"])
-        env.update(env_example)
         env.update(service_environment(svc, env_example))
         self.env = {k: self.map(v) for k, v in env.items()}
         self.cwd = self.map(dockerfile_value("WORKDIR").strip())
