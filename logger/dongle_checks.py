@@ -17,13 +17,12 @@ from logger.clock import Clock
 from logger.diagnose import FAIL, OK, WARN, Check, skipped
 from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter
 from logger.link.flow import Driver, Flow, Note, Progress
-from logger.link.join import credentials, join_candidates, terminate
 from logger.link.link import Link
-from logger.link.probe import ProbeResult, probe
-from logger.link.scan import ScanReport, pan_text, scan
+from logger.link.probe import ProbeResult
+from logger.link.scan import ScanReport, pan_text
 from logger.link.settings import LinkSettings
-from logger.skstack.dialects import get_dialect
 from logger.skstack.events import Unknown
+from logger.skstack.families import family
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class DongleChecks:
 
     def _probe(self) -> Flow:
         try:
-            found: ProbeResult = yield from probe(self.link)
+            found: ProbeResult = yield from self.link.flows.probe(self.link)
         except DongleSilent as exc:
             self.checks.append(Check(
                 "dongle", FAIL, f"{exc.what} on {self.port} at {self.baudrate} baud",
@@ -80,8 +79,12 @@ class DongleChecks:
         except LinkFatal as exc:
             self.checks.append(Check("dongle", FAIL, exc.problem, exc.fix))
             return None
-        self.checks.append(Check("dongle", OK, f"SKSTACK-IP dongle answers: firmware EVER {found.ever or '?'}, "
-                                              f"EAPPVER {found.appver or '?'}"))
+        if found.dialect == "j11":
+            self.checks.append(Check("dongle", OK, f"J11 adapter answers: firmware {found.ever or '?'} "
+                                                  f"({found.appver or 'firmware ID ?'})"))
+        else:
+            self.checks.append(Check("dongle", OK, f"SKSTACK-IP dongle answers: firmware EVER {found.ever or '?'}, "
+                                                  f"EAPPVER {found.appver or '?'}"))
         self.checks.append(_dialect_check(found, self.link.settings.dongle))
         self.checks.append(_erxudp_check(found))
         self.checks.append(_session_check(found))
@@ -89,7 +92,7 @@ class DongleChecks:
 
     def _scan(self) -> Flow:
         try:
-            report: ScanReport = yield from scan(self.link)
+            report: ScanReport = yield from self.link.flows.scan(self.link)
         except NoMeter as exc:
             self.checks.append(_no_meter_check(exc, self.link.settings))
             return None
@@ -102,8 +105,8 @@ class DongleChecks:
 
     def _join(self, report: ScanReport) -> Flow:
         try:
-            yield from credentials(self.link)
-            joined = yield from join_candidates(self.link, report, set())
+            yield from self.link.flows.credentials(self.link)
+            joined = yield from self.link.flows.join_candidates(self.link, report, set())
         except JoinFailed as exc:
             fix = ("check BROUTE_ID and BROUTE_PASSWORD: 32 and 12 characters exactly as in the utility's letter "
                    "(0/O and 1/I/l are easy to mix up)") if exc.credentials_suspect else (
@@ -116,7 +119,7 @@ class DongleChecks:
             return
         text = f"PANA authentication succeeded (EVENT 25) after {joined.took_s:.1f} s"
         try:
-            end = yield from terminate(self.link)
+            end = yield from self.link.flows.terminate(self.link)
         except DongleSilent:
             end = None
         text += (f"; session ended with SKTERM (EVENT {end.num:02X})" if end is not None
@@ -125,14 +128,14 @@ class DongleChecks:
 
 
 def _dialect_check(found: ProbeResult, configured: str) -> Check:
-    title = get_dialect(found.dialect).title
+    title = family(found.dialect).title
     if found.detect_error is not None:
         if configured == "auto":
             return Check("dialect", FAIL, found.detect_error, "set serial.dongle in settings.yml to the stick's family")
         return Check("dialect", WARN, f"{found.detect_error}; using serial.dongle {found.dialect}",
                      "make sure serial.dongle matches the stick")
     if found.mismatch:
-        return Check("dialect", WARN, f"detected {found.detected} ({get_dialect(found.detected).title}) but "
+        return Check("dialect", WARN, f"detected {found.detected} ({family(found.detected).title}) but "
                      f"serial.dongle says {configured}", f"set serial.dongle: {found.detected} (or auto) in settings.yml")
     if found.detected is None:
         return Check("dialect", OK, f"{found.dialect}: {title} (from serial.dongle; SKINFO agrees)")
@@ -141,7 +144,9 @@ def _dialect_check(found: ProbeResult, configured: str) -> Check:
 
 
 def _erxudp_check(found: ProbeResult) -> Check:
-    if not get_dialect(found.dialect).rohm:
+    if found.dialect == "j11":
+        return Check("erxudp mode", OK, "J11 adapters deliver received data as binary frames (0x6018): nothing to set")
+    if not family(found.dialect).rohm:
         return Check("erxudp mode", OK, "ERXUDP data is hex ASCII (Tessera sticks have no binary mode; ROPT is "
                                         "not supported)")
     keep = ("the logger reads either mode, so leave it as it is: WOPT writes the dongle's flash, which has a "
@@ -157,6 +162,8 @@ def _erxudp_check(found: ProbeResult) -> Check:
 
 def _session_check(found: ProbeResult) -> Check:
     einfo = found.einfo
+    if found.dialect == "j11":
+        return Check("session", OK, "J11: the adapter is reset before every join (no earlier session is resumed)")
     if einfo is None:
         return Check("session", WARN, "SKINFO printed no EINFO; session state unknown",
                      "unplug and replug the dongle if the logger cannot join")

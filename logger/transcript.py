@@ -20,6 +20,13 @@ SKSETPWD/SKSETRBID, sent and echoed, and the PairID of EPANDESC (the end of the 
 would appear. The file is rotated by size: at :data:`MAX_BYTES` FILE becomes FILE.1 (FILE.1
 becomes FILE.2 …, :data:`BACKUPS` kept). ``replay`` reads these files back (:func:`read_lines`).
 
+A J11 adapter (binary frames) is transcribed frame by frame, hex-dumped: ``> J11 D0EA83FC…`` for
+a request, ``< J11 D0F9EE5D…`` for what the adapter sent (whole frames, header and checksums
+included), ``< J11? …`` for bytes between frames. The data of the credentials request (0x0054)
+and the Pairing ID of a scan request (0x0051) or of a scan result that carries one (0x4051) are
+masked with ``*`` (the frame re-encoded, so it stays a valid frame). The writer switches to
+frames once the adapter's unique code D0F9EE5D appears in what it reads.
+
 The wrapper (:class:`TranscriptTransport`) sits at the runner level: ``app`` wraps whatever
 transport ``run`` opens; nothing below the runner knows about it.
 """
@@ -35,6 +42,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from logger.clock import Clock
+from logger.j11.frame import (
+    HEADER_LEN,
+    MAX_MESSAGE_LENGTH,
+    REQUEST_CODE,
+    RESPONSE_CODE,
+    encode_frame,
+)
 from logger.readings import format_timestamp, parse_timestamp
 from logger.secrets import MASK
 from logger.skstack.events import redact
@@ -59,6 +73,50 @@ _ESC = [_ESCAPES.get(b, chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in 
 _UNESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|r|n|\\)")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
 _ROW = re.compile(r"(\d{4}-\d\d-\d\dT\S+) ([<>#])(?: (.*))?")
+J11_ROW = b"J11 "
+_J11_REQUEST, _J11_RESPONSE = REQUEST_CODE.to_bytes(4, "big"), RESPONSE_CODE.to_bytes(4, "big")
+
+
+def j11_masked(raw: bytes) -> bytes:
+    """One whole J11 frame with its secrets (credentials, Pairing IDs) replaced by ``*``, re-encoded."""
+    unique, code, data = int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:6], "big"), bytearray(raw[HEADER_LEN:])
+    if unique == REQUEST_CODE and code == 0x0054:
+        data[:] = b"*" * len(data)
+    elif unique == REQUEST_CODE and code == 0x0051 and len(data) >= 14:
+        data[6:14] = b"*" * 8
+    elif unique == RESPONSE_CODE and code == 0x4051 and len(data) >= 3 and data[0] == 0 and data[2] \
+            and len(data) - 3 == data[2] * 19:
+        for off in range(3 + 11, len(data), 19):
+            data[off:off + 8] = b"*" * 8
+    else:
+        return raw
+    return encode_frame(code, bytes(data), unique)
+
+
+def j11_frames(buf: bytes) -> tuple[list[bytes], bytes]:
+    """Whole adapter frames (and the noise between them, as separate items) in ``buf``; the rest."""
+    out: list[bytes] = []
+    while True:
+        at = buf.find(_J11_RESPONSE)
+        if at < 0:
+            keep = next((n for n in (3, 2, 1) if buf.endswith(_J11_RESPONSE[:n])), 0)
+            if len(buf) > keep:
+                out.append(buf[:len(buf) - keep])
+            return out, buf[len(buf) - keep:]
+        if at:
+            out.append(buf[:at])
+            buf = buf[at:]
+        if len(buf) < HEADER_LEN:
+            return out, buf
+        length = int.from_bytes(buf[6:8], "big")
+        if not 4 <= length <= MAX_MESSAGE_LENGTH:
+            out.append(buf[:4])
+            buf = buf[4:]
+            continue
+        if len(buf) < 8 + length:
+            return out, buf
+        out.append(buf[:8 + length])
+        buf = buf[8 + length:]
 
 
 def escape(data: bytes) -> str:
@@ -132,16 +190,29 @@ class TranscriptWriter:
         self._fd: int | None = None
         self._size = 0
         self._fresh = True
+        #: the adapter speaks J11 (binary frames): rows are hex-dumped frames
+        self.j11 = False
         self._open()
 
     def sent(self, data: bytes) -> None:
         now = self._clock.time()
+        if data.startswith(_J11_REQUEST):
+            self._j11_row(now, TO_DONGLE, data)
+            return
         lines, rest = _split(data)
         for line in [*lines, rest]:
             self._row(now, TO_DONGLE, line)
 
     def received(self, data: bytes) -> None:
         now = self._clock.time()
+        if not self.j11 and _J11_RESPONSE in self._pending + data:
+            self.j11 = True
+        if self.j11:
+            frames, self._pending = j11_frames(self._pending + data)
+            for item in frames:
+                self._j11_row(now, FROM_DONGLE, item)
+            self._pending_at = now
+            return
         lines, self._pending = _split(self._pending + data)
         for line in lines:
             self._row(now, FROM_DONGLE, line)
@@ -151,7 +222,10 @@ class TranscriptWriter:
 
     def end_of_input(self) -> None:
         """Write a received line the dongle did not finish (the port closed, or it is too long)."""
-        if self._pending:
+        if self._pending and self.j11:
+            self._j11_row(self._pending_at, FROM_DONGLE, self._pending)
+            self._pending = b""
+        elif self._pending:
             self._row(self._pending_at, FROM_DONGLE, self._pending)
             self._pending = b""
 
@@ -177,6 +251,11 @@ class TranscriptWriter:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         self._write(f"{self._time(now)} {direction} {escape(text.encode('latin-1') + line[len(body):])}\n")
+
+    def _j11_row(self, now: float, direction: str, data: bytes) -> None:
+        whole = data.startswith((_J11_REQUEST, _J11_RESPONSE)) and len(data) >= HEADER_LEN
+        shown = j11_masked(data) if whole else data
+        self._write(f"{self._time(now)} {direction} {'J11' if whole else 'J11?'} {shown.hex().upper()}\n")
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ see, with the logger's own decoding, what it means. Two inputs, told apart by th
   printed (``<``) is decoded, and a reading without a meter time is stamped with the time its
   line was received, as the logger stamped it; the rotated files are given oldest first
   (``replay t.log.2 t.log.1 t.log``);
+* a J11 adapter's transcript (frames hex-dumped, ``< J11 D0F9EE5D…``) or its raw output with
+  ``--dongle j11``: the frames are decoded as the logger's J11 link decodes them (0x6018 → the
+  ECHONET frame);
 * plain dongle output (a terminal capture, a log): lines that are not dongle output (our own
   commands, log prefixes, notes) are ignored; readings without a meter time get ``--clock``.
 
@@ -29,12 +32,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logger.echonet import meter as em
 from logger.echonet.frame import ESV, METER, FrameError, decode_frame
+from logger.link.j11_events import J11Reader
 from logger.readings import CSV_HEADER, format_timestamp
 from logger.recording import frame_readings
 from logger.skstack.dialects import dialect_names, get_dialect
 from logger.skstack.events import RxUdp
+from logger.skstack.families import is_j11
 from logger.skstack.parser import SkParser
-from logger.transcript import FROM_DONGLE, is_transcript, read_lines
+from logger.transcript import FROM_DONGLE, J11_ROW, is_transcript, read_lines
 
 ECHONET_PORT = 0x0E1A
 #: How much of a file is read to tell a transcript from plain dongle output.
@@ -89,8 +94,9 @@ def main(args: argparse.Namespace) -> int:
         if not 1 <= args.coefficient <= 999_999:
             return _fail("--coefficient must be 1..999999 (D3)")
         ctx.observe(0xD3, em.decode(0xD3, args.coefficient.to_bytes(4, "big")))
-    rows = _Rows(SkParser(None if args.dongle == "auto" else get_dialect(args.dongle)), ctx, args.unitid, tz,
-                 args.events)
+    j11 = is_j11(args.dongle)
+    rows = _Rows(SkParser(None if args.dongle == "auto" or j11 else get_dialect(args.dongle)), ctx, args.unitid, tz,
+                 args.events, j11)
     for name in args.files:
         try:
             stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
@@ -114,8 +120,10 @@ def main(args: argparse.Namespace) -> int:
 class _Rows:
     """Dongle bytes → events → the CSV rows the logger records (on stdout)."""
 
-    def __init__(self, parser: SkParser, ctx: em.MeterContext, unitid: str, tz: ZoneInfo, events: bool) -> None:
+    def __init__(self, parser: SkParser, ctx: em.MeterContext, unitid: str, tz: ZoneInfo, events: bool,
+                 j11: bool = False) -> None:
         self.parser, self.ctx, self.unitid, self.tz, self.events = parser, ctx, unitid, tz, events
+        self.j11, self.reader = j11, J11Reader()
         self.out = csv.writer(sys.stdout, lineterminator="\n")
         self.out.writerow(CSV_HEADER)
         self.count = self.skipped = self.bad = 0
@@ -128,11 +136,22 @@ class _Rows:
                 self.bad += 1
             elif row[1] == FROM_DONGLE:
                 assert isinstance(row[2], bytes)
-                self.feed(row[2], row[0].astimezone(tz), shown=format_timestamp(row[0]))
+                when, shown = row[0].astimezone(tz), format_timestamp(row[0])
+                if row[2].startswith((J11_ROW, b"J11? ")):  # a J11 frame, hex-dumped
+                    try:
+                        frame = bytes.fromhex(row[2].split(b" ", 1)[1].decode("ascii"))
+                    except ValueError:
+                        self.bad += 1
+                        continue
+                    self._last = when
+                    for ev in self.reader.feed(frame):
+                        self._emit(ev, when, shown)
+                else:
+                    self.feed(row[2], when, shown=shown)
 
     def feed(self, data: bytes, taken: datetime, shown: str = "") -> None:
         self._last = taken
-        for ev in self.parser.feed(data):
+        for ev in (self.reader.feed(data) if self.j11 else self.parser.feed(data)):
             self._emit(ev, taken, shown)
 
     def end(self) -> None:

@@ -19,7 +19,7 @@ import sys
 
 from logger.config import ConfigError, load_settings
 from logger.logsetup import setup_logging
-from logger.skstack.families import BY_NAME
+from logger.skstack.families import ALL_BY_NAME
 
 log = logging.getLogger("logger")
 
@@ -29,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true",
                    help="use the built-in simulated dongle + meter instead of hardware")
     p.add_argument("--dongle", default="bp35a1",
-                   choices=list(BY_NAME),
+                   choices=list(ALL_BY_NAME),
                    help="with --simulate: which dongle family to imitate (default bp35a1)")
     p.add_argument("--debug", action="store_true", help="debug logging (also DEBUG=1; SIGUSR1 toggles)")
     p.add_argument("--transcript", metavar="FILE",

@@ -14,4 +14,43 @@ feeds bytes and time into :class:`~logger.link.link.Link` and drives flows with
 * :mod:`.send`     SKSENDTO behind the duty-limit and re-authentication gates
 * :mod:`.backoff`  recovery timing as pure functions
 * :mod:`.errors`   what a flow raises to its owner
+* :mod:`.j11_events`, :mod:`.j11_flows`, :mod:`.j11_join`  the same flows for a J11 adapter
+  (ROHM's binary command set), its frames translated into the same events
+
+:func:`flows_for` picks the flows for a link's command set (``link.flows``): owners call
+``link.flows.probe(link)`` etc. and never need to know which command set the dongle speaks.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Flows:
+    """One command set's flows, with the signatures and results of the SKSTACK ones."""
+
+    probe: Callable[..., Any]
+    credentials: Callable[..., Any]
+    scan: Callable[..., Any]
+    join: Callable[..., Any]
+    join_candidates: Callable[..., Any]
+    find_and_join: Callable[..., Any]
+    terminate: Callable[..., Any]
+    send_udp: Callable[..., Any]
+    #: the cheap "are you there, echo off" step a recovery starts with
+    rearm: Callable[..., Any]
+
+
+def flows_for(family: str | None) -> Flows:
+    """``skstack``, ``j11``, or None (``auto`` before the probe: the probe tells the two apart)."""
+    from logger.link import j11_flows, j11_join, join, scan, send
+
+    if family == "j11":
+        return Flows(j11_flows.probe, j11_flows.credentials, j11_join.scan, j11_join.join, j11_join.join_candidates,
+                     j11_join.find_and_join, j11_join.terminate, send.send_udp, j11_flows.rearm)
+    probe = j11_flows.detect if family is None else j11_flows.skstack_probe
+    return Flows(probe, join.credentials, scan.scan, join.join, join.join_candidates, join.find_and_join,
+                 join.terminate, send.send_udp, j11_flows.skstack_rearm)

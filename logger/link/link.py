@@ -9,7 +9,13 @@ back. On the way it keeps the facts every flow needs about the dongle:
   nobody above has to swap parsers;
 * :class:`Gates` — whether SKSENDTO may go out: the ARIB transmit-time limit (EVENT 32 until
   EVENT 33) and a PANA re-authentication in progress (EVENT 29 until EVENT 25/24);
-* ``received`` — bytes seen since the port opened (tells "silent" from "garbage").
+* ``received`` — bytes seen since the port opened (tells "silent" from "garbage");
+* ``family`` — ``skstack`` or ``j11`` (ROHM's binary command set), None while ``auto`` has not
+  decided yet (then the bytes go to both parsers); :attr:`Link.flows` are the flows for it.
+
+A J11 adapter's frames are translated by :class:`~logger.link.j11_events.J11Reader` into the
+same events (``RxUdp``, ``EVENT 25/24/27``, ``OK``/``FAIL``), so everything above the link is
+the same for both command sets.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from logger.link.j11_events import DIALECT as J11_DIALECT
+from logger.link.j11_events import J11Dialect, J11Reader
 from logger.link.settings import LinkSettings
 from logger.skstack.dialects import Dialect, get_dialect
 from logger.skstack.events import (
@@ -31,6 +39,7 @@ from logger.skstack.events import (
     EV_SESSION_TERMINATED,
     Event,
 )
+from logger.skstack.families import is_j11
 from logger.skstack.parser import SkParser
 
 
@@ -58,30 +67,57 @@ class Gates:
 @dataclass(slots=True)
 class Link:
     settings: LinkSettings = field(default_factory=LinkSettings)
-    dialect: Dialect | None = None
+    dialect: Dialect | J11Dialect | None = None
     now: float = 0.0
     gates: Gates = field(default_factory=Gates)
     received: int = 0
+    family: str | None = None
     parser: SkParser = field(init=False)
+    j11: J11Reader = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.dialect is None and self.settings.dongle != "auto":
+        if self.dialect is None and is_j11(self.settings.dongle):
+            self.dialect = J11_DIALECT
+        elif self.dialect is None and self.settings.dongle != "auto":
             self.dialect = get_dialect(self.settings.dongle)
-        self.parser = SkParser(self.dialect)
+        if self.dialect is not None:
+            self.family = "j11" if isinstance(self.dialect, J11Dialect) else "skstack"
+        self.parser = SkParser(None if isinstance(self.dialect, J11Dialect) else self.dialect)
+        self.j11 = J11Reader()
 
-    def use_dialect(self, dialect: Dialect) -> None:
+    def use_dialect(self, dialect: Dialect | J11Dialect) -> None:
         self.dialect = dialect
+        if isinstance(dialect, J11Dialect):
+            self.family = "j11"
+            return
+        self.family = "skstack"
         self.parser.dialect = dialect
+
+    @property
+    def flows(self):
+        """The flows for this link's command set (see :func:`logger.link.flows_for`)."""
+        from logger.link import flows_for
+
+        return flows_for(self.family)
+
+    def counts_as_join(self, data: bytes) -> bool:
+        """``data`` starts a PANA join (SKJOIN, or J11 start PANA): for the session's statistics."""
+        return data.startswith(b"SKJOIN ") or (self.family == "j11" and data[4:6] == b"\x00\x56")
 
     def reset(self) -> None:
         """A new port: nothing is known about the dongle's transient state."""
-        self.parser = SkParser(self.dialect)
+        self.parser = SkParser(None if isinstance(self.dialect, J11Dialect) else self.dialect)
+        self.j11.reset()
         self.gates = Gates()
         self.received = 0
 
     def receive_data(self, data: bytes, now: float) -> list[Any]:
         self.now = now
         self.received += len(data)
+        if self.family == "j11":
+            return self.j11.feed(data)
+        if self.family is None:  # auto, not decided yet: a J11 answer or an SKSTACK one
+            return self.j11.feed(data, quiet=True) + self.parser.feed(data)
         return self.parser.feed(data)
 
     def notice(self, event: Any) -> Notice | None:

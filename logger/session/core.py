@@ -20,15 +20,12 @@ from logger.echonet import meter as em
 from logger.echonet.frame import Frame
 from logger.link import backoff
 from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter, NoSession
-from logger.link.flow import Driver, Flow, Note, Progress, command, sleep
-from logger.link.join import credentials, find_and_join, join, terminate
+from logger.link.flow import Driver, Flow, Note, Progress, sleep
 from logger.link.link import Link, Notice
-from logger.link.probe import probe
 from logger.session.actions import Action, Phase, Reopen, SessionConfig, Stop
 from logger.session.backfill_flow import BackfillMixin
 from logger.session.incoming import IncomingMixin
 from logger.session.polling import PollingMixin
-from logger.skstack import commands as cmd
 from logger.skstack.events import Echo, Event, RxUdp, Unknown
 from logger.state import ScanResult, SessionState
 
@@ -205,7 +202,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
             if isinstance(item, Progress):
                 self.progress = item.text
                 continue
-            if item.data.startswith(b"SKJOIN "):
+            if self.link.counts_as_join(item.data):
                 self.stats["joins"] += 1
             self._actions.append(item)
 
@@ -239,7 +236,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
     # ------------------------------------------------------------------ connect
 
     def _connect_flow(self) -> Flow:
-        found = yield from probe(self.link)
+        found = yield from self.link.flows.probe(self.link)
         how = "configured" if found.detected is None else "detected"
         log.info("dongle: %s (%s, firmware %s)", found.dialect, how, found.ever or "?")
         if found.mismatch:
@@ -248,7 +245,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         if self.state.scan is not None and self.state.session_held and (yield from self._try_resume(found.einfo)):
             self._enter_run()
             return
-        yield from credentials(self.link)
+        yield from self.link.flows.credentials(self.link)
         yield from self._establish()
         self._enter_run()
 
@@ -318,7 +315,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         if use_cache and cached is not None:
             self.phase = Phase.CONNECTING if self.phase is not Phase.RECOVER else self.phase
             try:
-                yield from join(self.link, cached)
+                yield from self.link.flows.join(self.link, cached)
                 self._cached_join_failures = 0
                 self._joined(cached)
                 return
@@ -335,7 +332,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         if self.phase is not Phase.RECOVER:
             self.phase = Phase.CONNECTING
         self.stats["scans"] += 1
-        joined = yield from find_and_join(self.link, cached.duration if cached is not None else None)
+        joined = yield from self.link.flows.find_and_join(self.link, cached.duration if cached is not None else None)
         t = joined.target
         self._joined(ScanResult(t.channel, t.pan_id, t.addr, t.ipaddr, t.duration, self.dialect.name))
 
@@ -381,16 +378,15 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         else:
             log.warning("meter unreachable: rejoining")
         # the dongle may have reset (echo back on, credentials and registers forgotten): cheap to redo
-        r = yield from command(self.link, cmd.sksreg("SFE", "0"), self.link.settings.probe_timeout_s)
-        if r.final is None:
-            raise DongleSilent("SKSREG SFE 0", self.link.received)
-        yield from credentials(self.link)
-        yield from terminate(self.link)
+        flows = self.link.flows
+        yield from flows.rearm(self.link)
+        yield from flows.credentials(self.link)
+        yield from flows.terminate(self.link)
         yield from self._establish()
         self._enter_run()
 
     def _stop_flow(self) -> Flow:
-        end = yield from terminate(self.link)
+        end = yield from self.link.flows.terminate(self.link)
         if end is not None:
             log.info("PANA session ended (SKTERM)")
         self.phase = Phase.STOPPED

@@ -38,9 +38,12 @@ class Family:
     factory_binary: bool
     #: ``SKSREG SA2 1`` adds an LQI token to ERXUDP
     sa2_lqi: bool
+    #: the command set: ``skstack`` (SKSTACK-IP text) or ``j11`` (ROHM's binary J11 frames, :mod:`logger.j11`);
+    #: SKSTACK code (dialects, detection, the simulator's profiles) reads only the ``skstack`` rows
+    command_set: str = "skstack"
 
 
-FAMILIES: tuple[Family, ...] = (
+ROWS: tuple[Family, ...] = (
     Family("bp35a1", "ROHM BP35A1 family (single stack)", ("wsr35a1",), dual_stack=False, rohm=True,
            factory_binary=True, sa2_lqi=False),
     Family("rl7023-ips", "Tessera RL7023 Stick-D/IPS (single stack)", (), dual_stack=False, rohm=False,
@@ -49,13 +52,24 @@ FAMILIES: tuple[Family, ...] = (
            factory_binary=False, sa2_lqi=True),
     Family("bp35c0", "ROHM BP35C0/BP35C2 family (dual stack)", ("bp35c2", "rs-wsuha-p"), dual_stack=True,
            rohm=True, factory_binary=False, sa2_lqi=True),
+    # not SKSTACK-IP: the binary J11 command set (its link is logger/link/j11_*.py); the SKSTACK fields
+    # below are placeholders no SKSTACK code reads (it sees FAMILIES only)
+    Family("j11", "ROHM J11 binary command set (RATOC RS-WSUHA-J11, ROHM BP35C1-J11-T01)",
+           ("bp35c1-j11", "rs-wsuha-j11"), dual_stack=False, rohm=True, factory_binary=True, sa2_lqi=False,
+           command_set="j11"),
 )
+
+#: The SKSTACK-IP families (dialects, detection, the simulator's profiles).
+FAMILIES: tuple[Family, ...] = tuple(f for f in ROWS if f.command_set == "skstack")
 
 BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 ALIASES: dict[str, str] = {alias: f.name for f in FAMILIES for alias in f.aliases}
+#: Every family, J11 included (what ``serial.dongle``, ``run --dongle`` and doctor accept).
+ALL_BY_NAME: dict[str, Family] = {f.name: f for f in ROWS}
+ALL_ALIASES: dict[str, str] = {alias: f.name for f in ROWS for alias in f.aliases}
 
 #: Every name a user may write for ``serial.dongle`` (``auto`` detects), canonical names first.
-DONGLE_CHOICES: tuple[str, ...] = ("auto", *BY_NAME, *sorted(ALIASES))
+DONGLE_CHOICES: tuple[str, ...] = ("auto", *ALL_BY_NAME, *sorted(ALL_ALIASES))
 
 
 def normalise(name: str) -> str:
@@ -66,8 +80,18 @@ def normalise(name: str) -> str:
 def family(name: str) -> Family:
     """The family called ``name`` or one of its aliases; ``ValueError`` naming the choices."""
     key = normalise(name)
-    found = BY_NAME.get(ALIASES.get(key, key))
+    found = ALL_BY_NAME.get(ALL_ALIASES.get(key, key))
     if found is None:
         raise ValueError(f"unknown dongle {name!r}: use one of {', '.join(DONGLE_CHOICES[1:])} "
                          "(or auto to detect it)")
     return found
+
+
+def is_j11(name: str | None) -> bool:
+    """``name`` (a family or alias; ``auto``/None are not) uses the J11 binary command set."""
+    if name is None or normalise(name) == "auto":
+        return False
+    try:
+        return family(name).command_set == "j11"
+    except ValueError:
+        return False

@@ -18,8 +18,13 @@ def dialect_names() -> list[str]:
 
 
 def get_dialect(name: str) -> Dialect:
-    """The dialect called ``name`` (case-insensitive; ``_`` and ``-`` are the same)."""
-    return DIALECTS[family(name).name]
+    """The dialect called ``name`` (case-insensitive; ``_`` and ``-`` are the same).
+
+    ``ValueError`` for a J11 family: it has no SKSTACK dialect (its link is ``logger/link/j11_*``)."""
+    found = family(name)
+    if found.name not in DIALECTS:
+        raise ValueError(f"{found.name} is not an SKSTACK-IP dongle (it speaks the J11 binary command set)")
+    return DIALECTS[found.name]
 
 
 __all__ = ["DIALECTS", "Dialect", "dialect_names", "get_dialect"]
