@@ -44,15 +44,20 @@ class NoMeter(LinkError):
 class JoinFailed(LinkError):
     """PANA authentication did not succeed (EVENT 24, or no EVENT 25 in time).
 
-    ``credentials_suspect``: every candidate refused us although one was surely the own meter
-    (its PairID matched, or it was the only one) — the B-route ID or password is probably wrong.
+    ``credentials_suspect``: the B-route ID or password is probably wrong (a meter said so — J11's
+    PANA result 02 — or every candidate refused although one was surely the own meter).
+    ``refused``: the meter answered the authentication with a refusal it does not explain (SKSTACK's
+    EVENT 24: wrong credentials and an unreachable meter look the same); from a PAN whose PairID
+    matched, that blames the credentials too.
     """
 
-    def __init__(self, reason: str, credentials_suspect: bool = False, tried: int = 1) -> None:
+    def __init__(self, reason: str, credentials_suspect: bool = False, tried: int = 1,
+                 refused: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.credentials_suspect = credentials_suspect
         self.tried = tried
+        self.refused = refused
 
 
 class NoSession(LinkError):

@@ -30,7 +30,8 @@ from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter
 from logger.link.flow import Flow, Note, Progress, wait_for
 from logger.link.j11_events import link_local
 from logger.link.j11_flows import call, checked, credentials, failed_with, result_of
-from logger.link.join import Joined, Target
+from logger.link.join import Target
+from logger.link.join import join_candidates as shared_join_candidates
 from logger.link.link import Link
 from logger.link.scan import Candidate, ScanReport, pan_text
 from logger.skstack.events import (
@@ -149,23 +150,10 @@ def join(link: Link, target: Target) -> Flow:
 
 
 def join_candidates(link: Link, report: ScanReport, tried: set[str]) -> Flow:
-    """Join the first candidate that accepts → :class:`Joined`. Every J11 candidate matched the Pairing
-    ID, so the credentials are suspected only when a meter *rejected* them (PANA result 02)."""
-    last: JoinFailed | None = None
-    for cand in report.candidates:
-        if cand.addr in tried:
-            continue
-        try:
-            took = yield from join(link, cand)
-        except JoinFailed as exc:
-            tried.add(cand.addr)
-            if exc.credentials_suspect:
-                raise JoinFailed(exc.reason, credentials_suspect=True, tried=len(tried)) from None
-            last = exc
-            continue
-        return Joined(cand, report, took)
-    reason = last.reason if last is not None else "no candidate"
-    raise JoinFailed(f"the meter did not complete the join ({reason})", tried=len(tried))
+    """The shared candidate loop with the J11 join. Every J11 candidate matched the Pairing ID, and
+    J11 tells a rejection (PANA result 02, ``credentials_suspect``) from no answer (03), so only a
+    rejection blames the credentials."""
+    return (yield from shared_join_candidates(link, report, tried, join_one=join))
 
 
 def find_and_join(link: Link, known_duration: int | None = None) -> Flow:

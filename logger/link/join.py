@@ -98,34 +98,36 @@ def join(link: Link, target: Target) -> Flow:
     if ev is None:
         raise JoinFailed(f"neither EVENT 25 nor EVENT 24 within {s.join_timeout_s:g} s")
     if ev.num != EV_PANA_OK:
-        raise JoinFailed("PANA authentication failed (EVENT 24)")
+        raise JoinFailed("PANA authentication failed (EVENT 24)", refused=True)
     return link.now - start
 
 
-def join_candidates(link: Link, report: ScanReport, tried: set[str]) -> Flow:
+def join_candidates(link: Link, report: ScanReport, tried: set[str], join_one=None) -> Flow:
     """Join the first candidate of ``report`` that accepts; returns :class:`Joined`.
 
-    A candidate whose PairID matched that refuses ends the search with
-    ``credentials_suspect`` (it is surely the own meter). Candidates without a PairID that
-    refuse are added to ``tried`` and the next one is tried; when none is left,
-    :class:`JoinFailed` without ``credentials_suspect`` says so (the caller may sweep on)."""
+    ``join_one``: the family's join flow (default: SKSTACK's :func:`join`). The credentials are
+    suspected, ending the search, when the join says so or when a PAN whose PairID matched (surely
+    the own meter) refused. Other candidates that fail are added to ``tried`` and the next one is
+    tried; when none is left, :class:`JoinFailed` without ``credentials_suspect`` says so (the caller
+    may sweep on)."""
+    join_one = join_one or join
     last: JoinFailed | None = None
     for cand in report.candidates:
         if cand.addr in tried:
             continue
         try:
-            took = yield from join(link, cand)
+            took = yield from join_one(link, cand)
         except JoinFailed as exc:
             tried.add(cand.addr)
-            if cand.matched:
+            if exc.credentials_suspect or (cand.matched and exc.refused):
                 raise JoinFailed(exc.reason, credentials_suspect=True, tried=len(tried)) from None
-            log.warning("channel %d, PAN %04X (no PairID) refused the join: %s; trying the next candidate",
+            log.warning("channel %d, PAN %04X refused the join: %s; trying the next candidate",
                         cand.channel, cand.pan_id, exc.reason)
             last = exc
             continue
         return Joined(cand, report, took)
     reason = last.reason if last is not None else "no candidate"
-    raise JoinFailed(f"every candidate heard so far refused the join ({reason})", tried=len(tried))
+    raise JoinFailed(f"every candidate heard so far failed to join ({reason})", tried=len(tried))
 
 
 def find_and_join(link: Link, known_duration: int | None = None) -> Flow:
