@@ -22,15 +22,17 @@ from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, Dongl
 from logger.simulate.faults import FaultError, FaultPlan, parse_fault
 from logger.simulate.neighbours import MAX_NEIGHBOURS, neighbourhood
 from logger.simulate.profiles import DIALECTS
+from logger.skstack.families import ROWS, is_j11
 
-#: The simulator-only choice for a J11 (binary command set) adapter, until the family table has it.
-J11 = "j11"
+#: Families of the J11 binary command set (names and aliases from the one family table).
+J11_NAMES = tuple(sorted({f.name for f in ROWS if f.command_set == "j11"}
+                         | {a for f in ROWS if f.command_set == "j11" for a in f.aliases}))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dongle",
-        choices=(*DIALECTS, J11),
+        choices=(*DIALECTS, *J11_NAMES),
         default="bp35a1",
         help="dongle family to imitate (default bp35a1); j11 = a ROHM J11 binary-command adapter "
         "(RATOC RS-WSUHA-J11, ROHM BP35C1-J11-T01)",
@@ -180,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"smartmeter-logger simulate: error: {exc}", file=sys.stderr)
         return 2
     meter = MeterSim(meter_config, start)
-    if args.dongle == J11:
+    if is_j11(args.dongle):
         from logger.simulate.j11 import J11Sim
 
         dongle = J11Sim(meter, config, random.Random(args.seed))

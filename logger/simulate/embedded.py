@@ -14,6 +14,7 @@ from logger.clock import Clock
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
 from logger.simulate.meter import MeterConfig, MeterSim
 from logger.simulate.neighbours import neighbourhood
+from logger.skstack.families import is_j11
 from logger.transport import SimTransport
 
 
@@ -59,7 +60,7 @@ def build_simulation(
     config.rbid, config.password = rbid, password
     if neighbours:
         config.neighbours = neighbourhood(config, neighbours, seed=seed)
-    if dialect == "j11":  # a ROHM J11 binary-command adapter (simulator-only name for now)
+    if is_j11(dialect):  # a ROHM J11 binary-command adapter (the family table says which names)
         from logger.simulate.j11 import J11Sim
 
         dongle_sim = J11Sim(meter_sim, config, random.Random(seed))
