@@ -388,5 +388,5 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
     def _stop_flow(self) -> Flow:
         end = yield from self.link.flows.terminate(self.link)
         if end is not None:
-            log.info("PANA session ended (SKTERM)")
+            log.info("PANA session ended on stop")
         self.phase = Phase.STOPPED
