@@ -215,3 +215,18 @@ def _raw_rows(data_dir: Path):
         with f.open(newline="") as fh:
             for r in list(csv.reader(fh))[1:]:
                 yield r[0], r
+
+
+def test_a_scan_cached_by_another_command_set_is_not_used(tmp_path):
+    """scan.json written with an SKSTACK dongle, then a J11 adapter plugged in: its channel numbers
+    mean nothing to the adapter, so the logger scans instead of joining the cached PAN."""
+    from logger.simulate.embedded import virtual_app
+    from logger.state import ScanResult, SessionState, save_state
+
+    start = 1_780_000_000.0
+    save_state(tmp_path / "state", SessionState(ScanResult(0x3B, 0x8257, "001C640003DD8257",
+                                                           "FE80:0000:0000:0000:021C:6400:03DD:8257", 6, "bp35a1")))
+    app = virtual_app(tmp_path, start, dialect="j11")
+    app.run(until=start + 300)
+    assert app.session.stats["scans"] == 1 and app.runner.recorded > 0
+    assert app.session.state.scan.dialect == "j11"

@@ -27,6 +27,7 @@ from logger.session.backfill_flow import BackfillMixin
 from logger.session.incoming import IncomingMixin
 from logger.session.polling import PollingMixin
 from logger.skstack.events import Echo, Event, RxUdp, Unknown
+from logger.skstack.families import is_j11
 from logger.state import ScanResult, SessionState
 
 log = logging.getLogger("logger.session")
@@ -242,7 +243,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         if found.mismatch:
             log.warning("serial.dongle says %s but the dongle answers like %s; using %s (set serial.dongle: auto)",
                         found.dialect, found.detected, found.dialect)
-        if self.state.scan is not None and self.state.session_held and (yield from self._try_resume(found.einfo)):
+        if self._cached_scan() is not None and self.state.session_held and (yield from self._try_resume(found.einfo)):
             self._enter_run()
             return
         yield from self.link.flows.credentials(self.link)
@@ -311,7 +312,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
             rounds += 1
 
     def _scan_and_join(self, use_cache: bool) -> Flow:
-        cached = self.state.scan
+        cached = self._cached_scan()
         if use_cache and cached is not None:
             self.phase = Phase.CONNECTING if self.phase is not Phase.RECOVER else self.phase
             try:
@@ -335,6 +336,13 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         joined = yield from self.link.flows.find_and_join(self.link, cached.duration if cached is not None else None)
         t = joined.target
         self._joined(ScanResult(t.channel, t.pan_id, t.addr, t.ipaddr, t.duration, self.dialect.name))
+
+    def _cached_scan(self) -> ScanResult | None:
+        """The cached meter, if found with an adapter of this command set (channel numbers differ)."""
+        scan = self.state.scan
+        if scan is None or not scan.dialect:
+            return scan
+        return scan if is_j11(scan.dialect) == (self.link.family == "j11") else None
 
     def _joined(self, scan: ScanResult) -> None:
         self._ipaddr = scan.ipaddr
