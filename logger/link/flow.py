@@ -78,9 +78,11 @@ def send(data: bytes) -> Send:
     return Send(data, describe(data))
 
 
-def command(link: Link, data: bytes, timeout: float, until_ll64: bool = False) -> Flow:
-    """Send one command and collect what the dongle says until OK/FAIL (or SKLL64's address)."""
-    yield send(data)
+def command(link: Link, data: bytes, timeout: float, until_ll64: bool = False, shown: str | None = None) -> Flow:
+    """Send one command and collect what the dongle says until OK/FAIL (or SKLL64's address).
+
+    ``shown``: how the command reads in logs (default: SKSTACK text, credentials masked)."""
+    yield Send(data, shown if shown is not None else describe(data))
     deadline = link.now + timeout
     events: list[Any] = []
     while True:
@@ -90,6 +92,17 @@ def command(link: Link, data: bytes, timeout: float, until_ll64: bool = False) -
         if isinstance(ev, (Ok, Fail)) or (until_ll64 and isinstance(ev, Ll64)):
             return Reply(ev, events)
         events.append(ev)
+
+
+def checked(link: Link, data: bytes, what: str, timeout: float | None = None, shown: str | None = None) -> Flow:
+    """:func:`command` that must get an answer (OK or FAIL): :class:`DongleSilent` on time-out."""
+    from logger.link.errors import DongleSilent
+
+    r = yield from command(link, data, link.settings.command_timeout_s if timeout is None else timeout,
+                           shown=shown)
+    if r.final is None:
+        raise DongleSilent(what, link.received)
+    return r
 
 
 def wait_for(link: Link, predicate: Callable[[Any], bool], timeout: float,

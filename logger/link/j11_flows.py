@@ -27,7 +27,8 @@ from logger.j11 import codes
 from logger.j11 import messages as m
 from logger.j11 import requests as rq
 from logger.link.errors import DongleSilent, LinkFatal
-from logger.link.flow import Flow, Reply, Send, Wait, command, sleep, wait_for
+from logger.link.flow import Flow, Reply, Send, command, sleep, wait_for
+from logger.link.flow import checked as flow_checked
 from logger.link.j11_events import DIALECT
 from logger.link.link import Link
 from logger.link.probe import ProbeResult
@@ -58,17 +59,8 @@ def shown(data: bytes) -> str:
 
 
 def call(link: Link, data: bytes, timeout: float) -> Flow:
-    """Send one J11 request; collect events until its ``OK``/``FAIL`` (→ :class:`Reply`, final None on time-out)."""
-    yield Send(data, shown(data))
-    deadline = link.now + timeout
-    events: list[Any] = []
-    while True:
-        ev = yield Wait(deadline)
-        if ev is None:
-            return Reply(None, events)
-        if isinstance(ev, (Ok, Fail)):
-            return Reply(ev, events)
-        events.append(ev)
+    """Send one J11 request; its reply ends with the ``OK``/``FAIL`` the events module appends."""
+    return (yield from command(link, data, timeout, shown=shown(data)))
 
 
 def result_of(r: Reply) -> str:
@@ -144,10 +136,7 @@ def reset(link: Link) -> Flow:
 
 
 def checked(link: Link, data: bytes, what: str, timeout: float | None = None) -> Flow:
-    r = yield from call(link, data, link.settings.command_timeout_s if timeout is None else timeout)
-    if r.final is None:
-        raise DongleSilent(f"J11 {what}", link.received)
-    return r
+    return (yield from flow_checked(link, data, f"J11 {what}", timeout, shown=shown(data)))
 
 
 def credentials(link: Link) -> Flow:

@@ -16,8 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter
-from logger.link.flow import Flow, Note, Progress, command, wait_for
+from logger.link.errors import JoinFailed, LinkFatal, NoMeter
+from logger.link.flow import Flow, Note, Progress, checked, command, wait_for
 from logger.link.link import Link
 from logger.link.scan import Candidate, ScanReport, scan
 from logger.skstack import commands as cmd
@@ -41,13 +41,6 @@ class Joined:
     took_s: float
 
 
-def _checked(link: Link, data: bytes, what: str) -> Flow:
-    r = yield from command(link, data, link.settings.command_timeout_s)
-    if r.final is None:
-        raise DongleSilent(what, link.received)
-    return r
-
-
 def credentials(link: Link) -> Flow:
     """SKSETPWD and SKSETRBID (the values were validated by config; a refusal here is fatal)."""
     s = link.settings
@@ -58,7 +51,7 @@ def credentials(link: Link) -> Flow:
     except CommandError as exc:
         raise LinkFatal(str(exc), "copy BROUTE_ID and BROUTE_PASSWORD again from the utility's letter") from None
     for data, what in ((pwd, "SKSETPWD"), (rbid, "SKSETRBID")):
-        r = yield from _checked(link, data, what)
+        r = yield from checked(link, data, what)
         if not isinstance(r.final, Ok):
             raise LinkFatal(f"the dongle refused {what} ({r.final})",
                             "copy BROUTE_ID and BROUTE_PASSWORD again from the utility's letter")
@@ -79,16 +72,16 @@ def join(link: Link, target: Target) -> Flow:
     """PANA-join ``target``; returns the seconds it took or raises :class:`JoinFailed`."""
     s = link.settings
     start = link.now
-    yield from _checked(link, cmd.sksreg("S2", f"{target.channel:02X}"), "SKSREG S2")
-    yield from _checked(link, cmd.sksreg("S3", f"{target.pan_id:04X}"), "SKSREG S3")
+    yield from checked(link, cmd.sksreg("S2", f"{target.channel:02X}"), "SKSREG S2")
+    yield from checked(link, cmd.sksreg("S3", f"{target.pan_id:04X}"), "SKSREG S3")
     yield Note(f"joining channel {target.channel}, PAN {target.pan_id:04X} (PANA authentication, up to "
                f"{s.join_timeout_s:.0f} s)")
-    r = yield from _checked(link, cmd.skjoin(target.ipaddr), "SKJOIN")
+    r = yield from checked(link, cmd.skjoin(target.ipaddr), "SKJOIN")
     if not isinstance(r.final, Ok):
         # FAIL ER10: the dongle still holds a session (or is in the middle of one): end it first
         log.info("SKJOIN refused (%s): ending the dongle's old session first", r.final)
         yield from terminate(link)
-        r = yield from _checked(link, cmd.skjoin(target.ipaddr), "SKJOIN")
+        r = yield from checked(link, cmd.skjoin(target.ipaddr), "SKJOIN")
         if not isinstance(r.final, Ok):
             raise JoinFailed(f"SKJOIN answered {r.final} twice")
     yield Progress(f"joining channel {target.channel}, PAN {target.pan_id:04X}: waiting for EVENT 25 (PANA "
