@@ -24,7 +24,7 @@ from logger.skstack.credentials import (
 )
 
 RBID = "7f3Q9c2LmX8v1KpZ4rT6yB0wN5hJ2dAe"
-PASSWORD = "Xq7Lm2Vt9Kp4"
+PASSWORD = "FAKEtestPW01"  # a fake, obviously; distinctive so a leak would be found
 #: printable ASCII, 12 characters: accepted by config before, refused by the command builder
 DASHED = "ABCD-EFGH!JK"
 assert len(RBID) == RBID_LEN and len(PASSWORD) == PASSWORD_LEN

@@ -14,7 +14,7 @@ import pytest
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
 
 OWN_ID = "FEDCBA9876543210FEDCBA9876543210"
-OWN_PASSWORD = "Pw9Pw8Pw7Pw6"
+OWN_PASSWORD = "FAKEtestPW02"  # fake
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ from logger.transcript import (
 REPO = Path(__file__).resolve().parents[1]
 TZ = ZoneInfo("Asia/Tokyo")
 START = datetime(2026, 11, 22, 10, 30, tzinfo=TZ).timestamp()
-RBID, PASSWORD = "0123ABCDEF4567890FEDCBA98765ZQXW", "Pw9xK2mQ7vLz"
+RBID, PASSWORD = "FAKE0000TEST1111FAKE2222TEST3333", "FAKEtestPW03"  # fakes
 METER_IP = "FE80:0000:0000:0000:021C:6400:03DD:6393"
 OURS = "FE80:0000:0000:0000:1207:23FF:FEA0:77E3"
 
