@@ -82,7 +82,8 @@ def test_a_virtual_day_on_j11_with_every_fault_records_exactly_what_the_meter_ha
     c = sim.dongle.counters
     assert (c.session_drops, c.silences, c.resets, c.unplugs) == (2, 1, 1, 1)
     assert session.phase is Phase.STOPPED and session.dialect.name == "j11"
-    assert "dongle: j11 (detected" in caplog.text
+    # detected, not configured: the SKSTACK probe went first, then the one J11 get-version frame
+    assert sim.sent[0][1] == b"SKSREG SFE 0\r\n" and any(d.startswith(J11_REQUEST) for _t, d in sim.sent[1:4])
     assert session.stats["scans"] == 1  # every rejoin used the cached J11 channel
     assert session.stats["joins"] >= 5 and session.state.scan.channel == 17 and session.state.scan.dialect == "j11"
     rows = rows_of(tmp_path / "data")
@@ -133,7 +134,9 @@ def test_wrong_password_on_j11_is_a_credentials_problem_and_backs_off(tmp_path, 
     sim = build_simulation(VirtualClock(START), "j11", password="WRONGPASSWD1", record_sent=True)
     app = virtual_app(tmp_path, START, "j11", simulation=sim)
     app.run(until=START + 600)
-    assert "password is probably wrong" in caplog.text
+    # blamed on the credentials (the slow back-off), said at ERROR
+    assert app.session._auth_failures == 1 and app.session._join_failures == 0
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
     assert app.session.phase is not Phase.RUN
     assert len(requests(sim, 0x0056)) == 1  # one PANA start in ten minutes: the back-off holds
 
