@@ -47,6 +47,19 @@ def main() -> int:
 
     mo: momonga.Momonga | None = None
     failures = 0
+
+    def give_up(event: str, exc: BaseException) -> None:
+        """Log the error, close the session, wait out the capped back-off."""
+        nonlocal mo, failures
+        log(event=event, error=f"{type(exc).__name__}: {exc}")
+        try:
+            mo.close()
+        except (momonga.MomongaError, OSError):
+            pass
+        mo = None
+        time.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+        failures += 1
+
     try:
         while True:
             if mo is None:
@@ -56,28 +69,14 @@ def main() -> int:
                     failures = 0
                     log(event="open")
                 except (momonga.MomongaError, OSError) as exc:
-                    log(event="open-error", error=f"{type(exc).__name__}: {exc}")
-                    try:
-                        mo.close()
-                    except (momonga.MomongaError, OSError):
-                        pass
-                    mo = None
-                    time.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
-                    failures += 1
+                    give_up("open-error", exc)
                     continue
             time.sleep(max(0.0, math.ceil(time.time() / CYCLE_S) * CYCLE_S - time.time()))
             t0 = time.time()
             try:
                 w = mo.get_instantaneous_power()
             except (momonga.MomongaError, OSError) as exc:
-                log(event="error", error=f"{type(exc).__name__}: {exc}")
-                try:
-                    mo.close()
-                except (momonga.MomongaError, OSError):
-                    pass
-                mo = None
-                time.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
-                failures += 1
+                give_up("error", exc)
                 continue
             out.write(json.dumps({"t0": t0, "t1": time.time(), "w": w}) + "\n")
     finally:
