@@ -5,8 +5,18 @@ address, the scan duration that found it) and the newest half-hour slot recorded
 restart joins without scanning and backfills exactly the slots it missed.
 
 Files are replaced atomically (write to a temporary file, fsync, rename), so a crash at
-any moment leaves either the old or the new content, never a torn file. A corrupt file is
-reported and ignored (the logger then scans afresh) rather than stopping the logger.
+any moment leaves either the old or the new content, never a torn file. A file that cannot be
+read, or whose values make no sense, is refused with one log line naming the file and the
+problem, moved aside as ``scan.json.bad-<n>`` (:func:`set_aside`) and replaced by a fresh state
+(the logger scans afresh and backfills from local midnight) rather than stopping the logger.
+
+What makes no sense (:func:`check_state`): not a JSON object of the layout :meth:`SessionState.to_json`
+writes (a wrong type, a negative or non-integer number, a MAC that is not 16 hex digits, an
+unknown ``version``); a time (``last_slot``, ``recorded``) that is not a finite number between
+2000-01-01 and 2100-01-01 UTC (:data:`logger.timeconv.SANE_MIN` / ``SANE_MAX``), or that lies
+more than a day after the current time (a frontier in the future would stop backfill until that
+time comes: the file was written under a wrong clock, or damaged). The current time is only
+used for that when it is itself within those bounds.
 """
 
 from __future__ import annotations
@@ -14,12 +24,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from logger.timeconv import describe, is_sane
 
 log = logging.getLogger(__name__)
 
 SCAN_FILE = "scan.json"
+#: How far after the current time a stored slot may lie (a meter clock a little ahead).
+FUTURE_SLACK_S = 86400.0
+#: At most this many refused copies of one file are kept (``<name>.bad-1`` ... ``-9``).
+MAX_SET_ASIDE = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +138,104 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
         os.close(dfd)
 
 
-def load_state(state_dir: Path) -> SessionState:
+class StateError(ValueError):
+    """A stored value that makes no sense; the message says which and why."""
+
+
+_SCAN_TYPES = {"channel": int, "pan_id": int, "addr": str, "ipaddr": str, "duration": int, "dialect": str}
+
+
+def _check_scan(scan: object) -> None:
+    if scan is None:
+        return
+    if not isinstance(scan, dict):
+        raise StateError(f"scan is {type(scan).__name__}, not an object")
+    names = {f.name for f in fields(ScanResult)}
+    unknown = sorted(set(scan) - names)
+    missing = sorted(f.name for f in fields(ScanResult) if f.name not in scan and f.name != "dialect")
+    if unknown or missing:
+        raise StateError(f"scan has {'unknown keys ' + ', '.join(unknown) if unknown else ''}"
+                         f"{' and ' if unknown and missing else ''}"
+                         f"{'no ' + ', '.join(missing) if missing else ''}")
+    for key, value in scan.items():
+        kind = _SCAN_TYPES[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise StateError(f"scan.{key} is {value!r}, not {'an integer' if kind is int else 'a string'}")
+        if kind is int and not 0 <= value <= 0xFFFF:
+            raise StateError(f"scan.{key} is {value}, outside 0..65535")
+    addr = scan["addr"]
+    if len(addr) != 16 or any(c not in "0123456789abcdefABCDEF" for c in addr):
+        raise StateError(f"scan.addr is {addr!r}, not 16 hex digits")
+
+
+def _check_time(name: str, value: object, now: float | None) -> None:
+    if not is_sane(value):
+        raise StateError(f"{name} is {describe(value)}: not a time between 2000 and 2100")
+    if now is not None and is_sane(now) and value > now + FUTURE_SLACK_S:  # type: ignore[operator]
+        raise StateError(f"{name} is {describe(value)}, more than a day after the current time {describe(now)}")
+
+
+def check_state(data: object, now: float | None = None) -> None:
+    """Raise :class:`StateError` if ``data`` (a parsed scan.json) makes no sense; ``now``: the
+    current time (times more than :data:`FUTURE_SLACK_S` after it are refused)."""
+    if not isinstance(data, dict):
+        raise StateError(f"the file holds {type(data).__name__}, not an object")
+    if data.get("version", 1) != 1:
+        raise StateError(f"version is {data.get('version')!r}, not 1")
+    _check_scan(data.get("scan"))
+    if data.get("last_slot") is not None:
+        _check_time("last_slot", data["last_slot"], now)
+    recorded = data.get("recorded")
+    if recorded is not None and not isinstance(recorded, list):
+        raise StateError(f"recorded is {type(recorded).__name__}, not a list")
+    for i, t in enumerate(recorded or ()):
+        _check_time(f"recorded[{i}]", t, now)
+    if not isinstance(data.get("session_held", True), bool):
+        raise StateError(f"session_held is {data.get('session_held')!r}, not true or false")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a refused file to ``<name>.bad-<n>`` (the first free n of 1..9, else 9 again);
+    None if it could not be renamed (then it is simply replaced by the next save)."""
+    target = path
+    for n in range(1, MAX_SET_ASIDE + 1):
+        target = path.with_name(f"{path.name}.bad-{n}")
+        if not target.exists():
+            break
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target
+
+
+def refuse(path: Path, problem: str, consequence: str) -> None:
+    """The one log line for a refused state file: which file, what is wrong, where it went, what now."""
+    aside = set_aside(path)
+    where = f"moved aside to {aside.name}" if aside is not None else "could not move it aside"
+    log.warning("state file %s %s: %s; %s", path, problem, where, consequence)
+
+
+def load_state(state_dir: Path, now: float | None = None) -> SessionState:
+    """The saved state, or a fresh one when there is none or it is refused (see the module doc)."""
     path = Path(state_dir) / SCAN_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return SessionState()
+    except OSError as exc:
+        log.warning("state file %s cannot be read (%s); scanning afresh with a fresh state", path, exc)
+        return SessionState()
     try:
-        return SessionState.from_json(json.loads(raw))
-    except (ValueError, TypeError, KeyError) as exc:
-        log.warning("state file %s is unreadable (%s); ignoring it and scanning afresh", path, exc)
+        data = json.loads(raw)
+    except ValueError as exc:  # not UTF-8, not JSON
+        refuse(path, f"is unreadable ({exc})", "scanning afresh with a fresh state")
+        return SessionState()
+    try:
+        check_state(data, now)
+        return SessionState.from_json(data)
+    except (StateError, ValueError, TypeError, KeyError) as exc:
+        refuse(path, f"makes no sense ({exc})", "scanning afresh with a fresh state (backfill from local midnight)")
         return SessionState()
 
 

@@ -21,7 +21,8 @@
 # Checks, in this order, each logged as "== check N" and failing with "FAIL: [check N] ...":
 #   1  the docs' quick start (docs/deploy.md, its marked blocks) run literally as root, demo
 #      profile: every container healthy (telegraf: running; folders: exited 0), root's folders
-#      handed to uid 1000, CSV rows == InfluxDB points (series, times, values)
+#      handed to uid 1000, the demo's live page answers on 127.0.0.1:8000 (no secret in it),
+#      CSV rows == InfluxDB points (series, times, values)
 #   7  each container's environment holds only the .env secrets it needs (docker inspect)
 #   4  faults: restart of the logger; InfluxDB stopped OUTAGE_S seconds (default 30; the issue
 #      says a minute: the spool/tail path is the same); `down` (Telegraf exits before InfluxDB
@@ -43,22 +44,12 @@ REPO=$PWD
 
 COMPOSE_VERSION=v2.40.3
 OUTAGE_S=${OUTAGE_S:-30}
-DEPS=${SMARTMETER_DEPS:-$HOME/.cache/smartmeter-deps}
-CACHE=$DEPS/compose
-RUNDIR=/run/smartmeter-compose-test
+SCRIPT=test-compose
+# The engine (dockerd, egress block, cleanup, stand-in bases), shared with scripts/test-arm.sh;
+# it sets DEPS, ENGINE_CACHE ($DEPS/compose), RUNDIR, BASE_IMAGE, log/step/fail.
+source scripts/lib/engine.sh
+CACHE=$ENGINE_CACHE
 WORK=$CACHE/work
-BASE_IMAGE=smartmeter-stand-in/debian:bookworm-minbase
-
-log() { printf '%s test-compose: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-CURRENT="setup"
-fail() {
-  log "FAIL: [$CURRENT] $*"
-  exit 1
-}
-step() {
-  CURRENT=$1
-  log "== $*"
-}
 
 [[ $# -eq 0 ]] || { echo "test-compose.sh: takes no arguments (environment: OUTAGE_S=seconds, SMARTMETER_DEPS=cache dir)" >&2; exit 2; }
 [[ $OUTAGE_S =~ ^[0-9]+$ && $OUTAGE_S -ge 1 ]] || { echo "test-compose.sh: OUTAGE_S='$OUTAGE_S' is not a number of seconds: set e.g. OUTAGE_S=30" >&2; exit 2; }
@@ -67,43 +58,14 @@ command -v go >/dev/null || { echo "test-compose.sh: go is not installed (needed
 command -v python3 >/dev/null || { echo "test-compose.sh: python3 is not installed" >&2; exit 2; }
 START=$(date +%s)
 mkdir -p "$CACHE/logs" "$RUNDIR"
+engine_lock
 
 # --------------------------------------------------------------------------- cleanup (trap)
 
-ADDED_RULE=()
-DOCKER_CHAINS_BEFORE="" FORWARD_POLICY_BEFORE="" IP_FORWARD_BEFORE=""
 cleanup() {
   local rc=$?
   set +e
-  if [[ -S $RUNDIR/docker.sock ]] && docker info >/dev/null 2>&1; then
-    if ((rc != 0)); then
-      log "state at failure:"
-      docker ps -a --format '  {{.Names}}: {{.Status}}' >&2
-      for c in $(docker ps -aq); do
-        log "last log lines of $(docker inspect -f '{{.Name}}' "$c"):"
-        docker logs --tail 15 "$c" 2>&1 | sed 's/^/    /' >&2
-      done
-    fi
-    local ids
-    ids=$(docker ps -aq)
-    [[ -n $ids ]] && docker rm -f $ids >/dev/null
-    docker volume prune -f >/dev/null
-    docker network prune -f >/dev/null
-  fi
-  stop_dockerd
-  # dockerd leaves its default network namespace mounted under its exec root
-  awk -v d="$RUNDIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r \
-    | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
-  grep -q " $RUNDIR/" /proc/mounts || rm -rf "$RUNDIR"
-  if ((${#ADDED_RULE[@]})); then
-    iptables -D DOCKER-USER "${ADDED_RULE[@]}" 2>/dev/null
-  fi
-  # The chains dockerd created (it leaves them behind when it stops), if none existed before.
-  if [[ -z $DOCKER_CHAINS_BEFORE && -n $FORWARD_POLICY_BEFORE ]]; then
-    remove_docker_chains
-    iptables -P FORWARD "$FORWARD_POLICY_BEFORE"
-    echo "$IP_FORWARD_BEFORE" >/proc/sys/net/ipv4/ip_forward 2>/dev/null
-  fi
+  engine_cleanup "$rc"
   if ((rc == 0)); then rm -rf "$WORK"; else log "the working copies are kept for a look: $WORK"; fi
   if ((rc == 0)); then log "all checks passed in $(( $(date +%s) - START )) s"; else log "FAILED (exit $rc) after $(( $(date +%s) - START )) s"; fi
   exit $rc
@@ -111,52 +73,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-stop_dockerd() {
-  local pid
-  pid=$(cat "$RUNDIR/docker.pid" 2>/dev/null) || return 0
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && { log "dockerd $pid did not stop in 30 s: killing it"; kill -9 "$pid"; }
-  fi
-  rm -f "$RUNDIR/docker.pid"
-}
-
-remove_docker_chains() {
-  local table chain
-  for table in filter nat; do
-    # rules jumping to DOCKER* chains from the built-in chains
-    iptables -t "$table" -S 2>/dev/null | grep -E '^-A (FORWARD|PREROUTING|OUTPUT|POSTROUTING|INPUT) .*-j DOCKER' \
-      | while read -r _ rest; do eval "iptables -t $table -D $rest" 2>/dev/null; done
-    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do
-      iptables -t "$table" -F "$chain" 2>/dev/null
-    done
-    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do
-      iptables -t "$table" -X "$chain" 2>/dev/null
-    done
-  done
-}
-
 # --------------------------------------------------------------------------- tools
 
-need_apt() {
-  local missing=() p
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$CACHE/logs/apt.log" 2>&1 \
-      || fail "apt-get install ${missing[*]} failed (see $CACHE/logs/apt.log)"
-  fi
-}
 need_apt docker.io debootstrap iptables util-linux
 
 # Our docker client (Debian's, same version as the engine) and the Compose plugin, through
 # DOCKER_CONFIG: nothing in ~/.docker is touched.
-mkdir -p "$CACHE/bin" "$CACHE/docker-config/cli-plugins"
-ln -sf /usr/bin/docker "$CACHE/bin/docker"
-export PATH="$CACHE/bin:$PATH" DOCKER_CONFIG=$CACHE/docker-config DOCKER_HOST=unix://$RUNDIR/docker.sock
+engine_client
 # The classic builder (Debian's 20.10 engine has no buildx); build contexts are small.
-export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false COMPOSE_ANSI=never COMPOSE_PROGRESS=plain COMPOSE_STATUS_STDOUT=0
+export COMPOSE_BAKE=false COMPOSE_ANSI=never COMPOSE_PROGRESS=plain COMPOSE_STATUS_STDOUT=0
 
 build_compose() {
   local bin=$CACHE/docker-compose-$COMPOSE_VERSION
@@ -177,73 +102,7 @@ build_compose() {
   ln -sf "$bin" "$CACHE/docker-config/cli-plugins/docker-compose"
 }
 
-start_dockerd() {
-  stop_dockerd  # a dockerd of ours left by a killed run
-  rm -f "$RUNDIR/docker.sock"
-  iptables -S DOCKER-USER >/dev/null 2>&1 && DOCKER_CHAINS_BEFORE=yes
-  FORWARD_POLICY_BEFORE=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
-  IP_FORWARD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward)
-  mkdir -p "$CACHE/docker-data" "$RUNDIR/exec"
-  dockerd --data-root "$CACHE/docker-data" --exec-root "$RUNDIR/exec" -H "unix://$RUNDIR/docker.sock" \
-    --pidfile "$RUNDIR/docker.pid" --bridge none --log-level warn >"$CACHE/logs/dockerd.log" 2>&1 &
-  for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || fail "dockerd did not start in 60 s (see $CACHE/logs/dockerd.log)"
-  # No container may reach anything outside this machine: drop what leaves by the default route.
-  local ext
-  ext=$(ip route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
-  [[ -n $ext ]] || fail "no default route: cannot tell the external interface to block"
-  # dockerd (with --bridge none) makes DOCKER-USER with the first network: make one now.
-  docker network create smartmeter-test-egress-probe >/dev/null || fail "docker network create failed"
-  docker network rm smartmeter-test-egress-probe >/dev/null
-  iptables -S DOCKER-USER >/dev/null 2>&1 || fail "dockerd made no DOCKER-USER chain: cannot block container egress"
-  ADDED_RULE=(-o "$ext" -j DROP)
-  iptables -I DOCKER-USER "${ADDED_RULE[@]}"
-  iptables -C DOCKER-USER "${ADDED_RULE[@]}" || fail "the egress DROP rule is not in DOCKER-USER"
-  log "dockerd $(docker version -f '{{.Server.Version}}') up (pid $(cat "$RUNDIR/docker.pid")); egress by $ext blocked"
-}
-
 # --------------------------------------------------------------------------- images
-
-# A stamp of everything an image is made of: rebuilt only when it changes.
-stamp() { cat "$@" | sha256sum | cut -c1-16; }
-image_stamp() { docker image inspect -f '{{index .Config.Labels "smartmeter.test.stamp"}}' "$1" 2>/dev/null || true; }
-
-build_base() {
-  local tar=$CACHE/debian-bookworm-minbase.tar
-  if [[ ! -s $tar ]]; then
-    log "debootstrap: Debian bookworm minbase (first time: 1-2 min)"
-    local root=$CACHE/rootfs.tmp
-    rm -rf "$root"
-    debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$CACHE/logs/debootstrap.log" 2>&1 \
-      || fail "debootstrap failed (see $CACHE/logs/debootstrap.log)"
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
-    tar -C "$root" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
-    rm -rf "$root"
-  fi
-  local s
-  s=$(stat -c %s-%Y "$tar")
-  if [[ $(docker image inspect -f '{{index .Config.Labels "smartmeter.test.stamp"}}' "$BASE_IMAGE" 2>/dev/null) != "$s" ]]; then
-    log "importing the Debian base as $BASE_IMAGE"
-    docker import -c "LABEL smartmeter.test.stamp=$s" \
-      -c 'LABEL org.opencontainers.image.description="test stand-in base: debootstrap Debian bookworm minbase"' \
-      "$tar" "$BASE_IMAGE" >/dev/null || fail "docker import of the Debian base failed"
-  fi
-}
-
-# stand_in NAME DIR [FILE...]: build tests/compose/DIR/Dockerfile as NAME, with FILEs in the context
-stand_in() {
-  local name=$1 dir=$2; shift 2
-  local ctx=$CACHE/ctx/$dir s
-  rm -rf "$ctx" && mkdir -p "$ctx"
-  cp -a "$REPO/tests/compose/$dir/." "$ctx/"
-  local f
-  for f in "$@"; do cp -a "$f" "$ctx/"; done
-  s=$(cd "$ctx" && find . -type f | sort | xargs cat | cat - <(echo "$BASE_IMAGE $(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")") | sha256sum | cut -c1-16)
-  if [[ $(image_stamp "$name") == "$s" ]]; then return 0; fi
-  log "building stand-in $name"
-  docker build --network host -q --build-arg "BASE=$BASE_IMAGE" --label "smartmeter.test.stamp=$s" -t "$name" "$ctx" \
-    >"$CACHE/logs/build-$dir.log" 2>&1 || { tail -20 "$CACHE/logs/build-$dir.log" >&2; fail "building the stand-in $name failed (see $CACHE/logs/build-$dir.log)"; }
-}
 
 build_stand_ins() {
   # The same Telegraf and influxd the integration tests use (cached: a second or two).
@@ -251,16 +110,10 @@ build_stand_ins() {
     || { tail -5 "$CACHE/logs/test-services.log" >&2; fail "scripts/test-services.sh could not build Telegraf/influxd"; }
   eval "$(scripts/test-services.sh --print)"
   [[ -x $TELEGRAF_BIN && -x $INFLUXD_BIN ]] || fail "Telegraf/influxd are missing after scripts/test-services.sh"
-  # The host's extra CA certificates and pip.conf, when it has them (a TLS-re-signing proxy):
-  # pip inside the build needs them. A user's machine has neither; the project's Dockerfile
-  # does not change.
-  local extra=$CACHE/ctx/python-host
-  rm -rf "$extra" && mkdir -p "$extra/host-ca"
-  cp /usr/local/share/ca-certificates/*.crt "$extra/host-ca/" 2>/dev/null || true
-  if [[ -f /etc/pip.conf ]]; then cp /etc/pip.conf "$extra/pip.conf"; else : >"$extra/pip.conf"; fi
-  stand_in python:3.11-slim-bookworm python "$extra/host-ca" "$extra/pip.conf"
-  stand_in telegraf:1.39.3 telegraf "$TELEGRAF_BIN"
-  stand_in influxdb:2.7.12 influxdb "$INFLUXD_BIN"
+  # The host's extra CA certificates and pip.conf (a re-signing proxy), for pip in the build.
+  stand_in python:3.11-slim-bookworm python "$BASE_IMAGE" $(python_host_extras)
+  stand_in telegraf:1.39.3 telegraf "$BASE_IMAGE" "$TELEGRAF_BIN"
+  stand_in influxdb:2.7.12 influxdb "$BASE_IMAGE" "$INFLUXD_BIN"
   local img
   for img in python:3.11-slim-bookworm telegraf:1.39.3 influxdb:2.7.12; do
     docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.description"}}' "$img" | grep -q '^test stand-in' \
@@ -372,7 +225,7 @@ inspect_env() { docker inspect $(docker ps -aq --filter "label=com.docker.compos
 build_compose
 start_dockerd
 docker compose version >/dev/null || fail "docker compose does not run"
-build_base
+build_base amd64
 build_stand_ins
 log "setup done in $(( $(date +%s) - START )) s"
 URL=http://127.0.0.1:$INFLUX_PORT
@@ -394,6 +247,7 @@ wait_ready 120 folders logger-demo telegraf influxdb
 [[ $(stat -c %u demo-data) == 1000 && $(stat -c %u demo-state) == 1000 && $(stat -c %u telegraf-state) == 1000 ]] \
   || fail "the root-owned folders were not handed to uid 1000"
 wait_rows demo-data 6 90
+$CHECK page http://127.0.0.1:8000/ .env || fail "the demo's live page does not answer on http://127.0.0.1:8000/"
 docker compose stop logger-demo >/dev/null 2>&1 || fail "docker compose stop logger-demo failed"
 $CHECK equal .env demo-data "$URL" --timeout 60 || fail "CSV rows and InfluxDB points differ after the quick start"
 log "quick start: healthy and equal in $(( $(date +%s) - T0 )) s"

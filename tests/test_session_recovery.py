@@ -104,8 +104,8 @@ def test_scan_cache_keeps_slots_recorded_beyond_a_hole(tmp_path):
     loaded = load_state(tmp_path)
     assert loaded == state
     # an older scan.json without the field still loads
-    (tmp_path / SCAN_FILE).write_text(json.dumps({"version": 1, "scan": None, "last_slot": 5.0}))
-    assert load_state(tmp_path) == SessionState(None, 5.0, ())
+    (tmp_path / SCAN_FILE).write_text(json.dumps({"version": 1, "scan": None, "last_slot": START - 3600}))
+    assert load_state(tmp_path) == SessionState(None, START - 3600, ())
 
 
 def test_scan_ladder_starts_low_then_jumps_to_six_and_prefers_the_known_duration():

@@ -27,13 +27,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from logger.state import atomic_write, make_dirs
+from logger.state import atomic_write, make_dirs, refuse
 
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 4 * 1024 * 1024
 _COMMITTED = "committed"
 _SUFFIX = ".lp"
+_RESEND = "re-sending everything spooled (duplicates are harmless)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,14 +223,30 @@ class Spool:
         path = self.directory / _COMMITTED
         try:
             seg, off = path.read_text(encoding="ascii").split()
-            return Position(int(seg), int(off))
+            pos = Position(int(seg), int(off))
         except FileNotFoundError:
             return Position(0, 0)
         except (ValueError, OSError) as exc:
             # The file is replaced atomically, so this means outside damage: re-send rather than lose.
-            log.error("spool: %s is unreadable (%s); re-sending everything spooled (duplicates are harmless)",
-                      path, exc)
+            refuse(path, f"is unreadable ({exc})", _RESEND)
             return Position(0, 0)
+        problem = self._committed_problem(pos)
+        if problem:
+            refuse(path, f"makes no sense ({problem})", _RESEND)
+            return Position(0, 0)
+        return pos
+
+    def _committed_problem(self, pos: Position) -> str:
+        """Why ``pos`` (read from ``committed``) cannot be where delivery stopped, or ''."""
+        if not (0 <= pos.segment < 10**12 and 0 <= pos.offset):
+            return f"position {pos.segment} {pos.offset} is negative or too large"
+        segments = self._segments()
+        if segments and pos.segment > segments[-1]:
+            # it would count every spooled segment as delivered and delete it
+            return f"segment {pos.segment} is after the newest spooled segment {segments[-1]}"
+        if pos.segment in segments and pos.offset > self._size(pos.segment):
+            return f"offset {pos.offset} is past the end of segment {pos.segment} ({self._size(pos.segment)} bytes)"
+        return ""
 
     def _repair(self) -> int:
         size = os.fstat(self._fd).st_size
