@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from logger.timeconv import from_posix
+
 SLOT_SECONDS = 1800
 #: E5 accepts 0..99.
 MAX_HISTORY_DAYS = 99
@@ -22,7 +24,7 @@ EC_MAX_SLOTS = 12
 
 def slot_floor(ts: float, tz: ZoneInfo) -> datetime:
     """The half-hour boundary at or before ``ts``, as an aware local datetime."""
-    local = datetime.fromtimestamp(ts, tz)
+    local = from_posix(ts, tz)
     return local.replace(minute=0 if local.minute < 30 else 30, second=0, microsecond=0)
 
 
@@ -45,7 +47,7 @@ def missing_slots(last_slot: float | None, now: float, tz: ZoneInfo, settle_s: f
     while cur <= newest:
         out.append(cur)
         # step in UTC so DST changes (not in Japan, but zoneinfo allows them) stay correct
-        cur = datetime.fromtimestamp(cur.timestamp() + SLOT_SECONDS, tz)
+        cur = from_posix(cur.timestamp() + SLOT_SECONDS, tz)
     return out
 
 

@@ -215,7 +215,7 @@ def drive(checks: DongleChecks, transport: Any, clock: Clock,
     from logger.transport import TransportError
 
     link, driver = checks.link, checks.driver
-    link.now = clock.time()
+    link.now = clock.monotonic()  # only paces the dialogue (deadlines): the scale transports wait on
 
     def flush() -> None:
         for item in driver.drain():
@@ -232,7 +232,7 @@ def drive(checks: DongleChecks, transport: Any, clock: Clock,
         flush()
         while driver.busy:
             data = transport.read_until(driver.deadline)
-            now = clock.time()
+            now = clock.monotonic()
             if data:
                 for ev in link.receive_data(data, now):
                     log.debug("<- %r", ev)

@@ -3,6 +3,11 @@
 This is the only place that waits. With a :class:`~logger.clock.VirtualClock` and the
 in-process simulator it runs a simulated day in seconds; with the real clock and a
 serial port it is the logger container's main loop.
+
+Two time scales: the loop waits on the clock's monotonic time (its own timers too), so a jump
+of the host's wall clock can neither make it sleep for days nor spin; the session is handed its
+own time, the host's wall clock as the session's time keeper corrects it
+(:meth:`Session.clock_now`, :mod:`logger.session.timekeeper`), which stamps the readings.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from logger.readings import Reading
 from logger.link.backoff import reopen_delay
 from logger.session import Phase, Record, Reopen, SaveState, Send, Session, Stop
 from logger.state import make_dirs, save_state
+from logger.timeconv import set_mtime
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -68,7 +74,7 @@ class Heartbeat:
         self.every_s = max(5.0, min(60.0, stale_after_s / 4))
 
     def beat(self, now: float) -> None:
-        if self.path is None or now - self._last_touch < self.every_s:
+        if self.path is None or 0.0 <= now - self._last_touch < self.every_s:  # a clock set back beats too
             return
         self._last_touch = now
         # Replaced by rename so a reader never sees a torn line; no fsync: after a power cut a
@@ -80,7 +86,7 @@ class Heartbeat:
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 os.fchmod(fh.fileno(), 0o640)  # not world-readable, whatever the umask
                 fh.write(f"{now:.3f} {self.stale_after_s:.0f}\n")
-            os.utime(tmp, (now, now))
+            set_mtime(tmp, now)  # not on a 32-bit time_t after 2038: the line is what counts
             os.replace(tmp, self.path)
         except OSError as exc:
             log.debug("heartbeat not written: %s", exc)
@@ -127,7 +133,7 @@ class Runner:
         #: (``run`` uses a few seconds on a terminal)
         self.progress_every_s = progress_every_s
         self._next_progress = 0.0
-        self._started = clock.time()
+        self._started = clock.monotonic()
 
     def request_stop(self, reason: str | None = None) -> None:
         """Ask the loop to end. Safe from a signal handler: it only sets attributes (logging
@@ -148,9 +154,10 @@ class Runner:
     # ------------------------------------------------------------------ main loop
 
     def run(self, until: float | None = None) -> None:
-        """Run until :meth:`request_stop` (or the clock reaches ``until``)."""
+        """Run until :meth:`request_stop` (or the clock's monotonic time reaches ``until``; a
+        :class:`~logger.clock.VirtualClock`'s monotonic time is its true time)."""
         try:
-            while not self._stop and (until is None or self.clock.time() < until):
+            while not self._stop and (until is None or self.clock.monotonic() < until):
                 self._once(until)
         finally:
             self._run_calls()
@@ -158,23 +165,28 @@ class Runner:
                 log.info("%s", self._stop_reason)
             self._shutdown()
 
+    def _sample(self) -> tuple[float, float]:
+        """(the session's time, the monotonic time) now."""
+        mono = self.clock.monotonic()
+        return self.session.clock_now(self.clock.time(), mono), mono
+
     def _once(self, until: float | None) -> None:
-        now = self.clock.time()
+        now, mono = self._sample()
         if self._calls:
             self._run_calls()
         if self.sensors:
             self._poll_sensors(now)
         if self.transport is None:
-            if now < self._next_open:
+            if mono < self._next_open:
                 # never sleep a whole back-off (up to 60 s) in one go: a stop request must be
                 # seen within max_wait_s (docker stop allows 10 s before SIGKILL)
-                wake = min(self._next_open, now + self.max_wait_s)
+                wake = min(self._next_open, mono + self.max_wait_s)
                 self.clock.sleep_until(min(wake, until) if until is not None else wake)
                 return
-            self._open_port(now)
+            self._open_port(mono)
             return
-        nd = self.session.next_deadline()
-        deadline = now + self.max_wait_s if nd is None else min(max(nd, now), now + self.max_wait_s)
+        nd = self.session.next_deadline()  # on the session's time: waited for on the monotonic one
+        deadline = mono + (self.max_wait_s if nd is None else min(max(nd - now, 0.0), self.max_wait_s))
         if until is not None:
             deadline = min(deadline, until)
         try:
@@ -182,7 +194,7 @@ class Runner:
         except TransportError as exc:
             self._lost(str(exc))
             return
-        now = self.clock.time()
+        now, mono = self._sample()
         if data:
             self.session.receive_data(data, now)
             self._act()
@@ -190,7 +202,7 @@ class Runner:
                 return
         self.session.tick(now)
         self._act()
-        self._housekeeping(now)
+        self._housekeeping(mono)
 
     def _open_port(self, now: float) -> None:
         try:
@@ -205,14 +217,14 @@ class Runner:
         if self._open_failures:
             log.info("port open again after %d failed attempt(s)", self._open_failures)
         self._open_failures = 0
-        self.session.start(self.clock.time())
+        self.session.start(self._sample()[0])
         self._act()
 
     def _lost(self, reason: str) -> None:
         log.warning("lost the dongle: %s", reason)
-        self.session.connection_lost(self.clock.time())
+        self.session.connection_lost(self._sample()[0])
         self._close_transport()
-        self._next_open = self.clock.time() + reopen_delay(0)
+        self._next_open = self.clock.monotonic() + reopen_delay(0)
 
     def _close_transport(self) -> None:
         if self.transport is not None:
@@ -241,9 +253,9 @@ class Runner:
             elif isinstance(action, Reopen):
                 delay = reopen_delay(self._reopens + 1)
                 self._reopens += 1
-                self.session.connection_lost(self.clock.time())
+                self.session.connection_lost(self._sample()[0])
                 self._close_transport()
-                self._next_open = self.clock.time() + delay
+                self._next_open = self.clock.monotonic() + delay
 
     def _save_state(self, action: SaveState) -> None:
         try:
@@ -258,7 +270,7 @@ class Runner:
             except Exception:  # one sink failing must not stop the others or the logger
                 log.exception("sink %s failed to take %d reading(s)", type(sink).__name__, len(readings))
         if self.recorded == 0 and readings:
-            log.info("first reading recorded %.0f s after start (%s)", self.clock.time() - self._started,
+            log.info("first reading recorded %.0f s after start (%s)", self.clock.monotonic() - self._started,
                      ", ".join(f"{r.epc}{'/' + r.dataid if r.dataid else ''} {r.value}" for r in readings[:4]))
         self.recorded += len(readings)
         self._minute_count += len(readings)
@@ -273,14 +285,14 @@ class Runner:
         if readings:
             self._record(readings)
 
-    def _housekeeping(self, now: float) -> None:
+    def _housekeeping(self, mono: float) -> None:
         if self._pump is not None:
-            self._pump(now)
-        if self.recorded == 0 and self.session.progress and now >= self._next_progress:
+            self._pump(mono)
+        if self.recorded == 0 and self.session.progress and mono >= self._next_progress:
             if self._next_progress:
                 log.info("%s", self.session.progress)
-            self._next_progress = now + self.progress_every_s
-        if now >= self._next_stats:
+            self._next_progress = mono + self.progress_every_s
+        if mono >= self._next_stats:
             if self._next_stats:
                 s = self.session.stats
                 log.info(
@@ -294,20 +306,22 @@ class Runner:
                         log.info("sensor %s: %d line(s) dropped so far (not matching its format)",
                                  sensor.settings.unitid, sensor.parser.dropped)
             self._minute_count = 0
-            self._next_stats = now + STATS_EVERY_S
+            self._next_stats = mono + STATS_EVERY_S
 
     def _shutdown(self, timeout_s: float = 3.0) -> None:
         """End the session (SKTERM, answered by EVENT 27/28 within ``timeout_s``), then close
         the sinks (:meth:`_close_sinks`)."""
-        self.session.stop(self.clock.time())
+        now, mono = self._sample()
+        self.session.stop(now)
         self._act()
-        deadline = self.clock.time() + timeout_s
-        while self.transport is not None and self.session.stopping and self.clock.time() < deadline:
+        deadline = mono + timeout_s
+        while self.transport is not None and self.session.stopping and self.clock.monotonic() < deadline:
+            nd = self.session.next_deadline()
             try:
-                data = self.transport.read_until(min(deadline, self.session.next_deadline() or deadline))
+                data = self.transport.read_until(deadline if nd is None else min(deadline, mono + max(0.0, nd - now)))
             except TransportError:
                 break
-            now = self.clock.time()
+            now, mono = self._sample()
             if data:
                 self.session.receive_data(data, now)
             self.session.tick(now)
@@ -319,9 +333,9 @@ class Runner:
 
     def _close_sinks(self) -> None:
         """Each sink's :meth:`Sink.close`, all within one :data:`SINK_CLOSE_S` budget."""
-        deadline = self.clock.time() + SINK_CLOSE_S
+        deadline = self.clock.monotonic() + SINK_CLOSE_S
         for sink in self.sinks:
             try:
-                sink.close(max(0.0, deadline - self.clock.time()))
+                sink.close(max(0.0, deadline - self.clock.monotonic()))
             except Exception:  # a bug in one sink must not keep the others from closing
                 log.exception("closing sink %s failed", type(sink).__name__)

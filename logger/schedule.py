@@ -31,8 +31,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo
+
+from logger.timeconv import from_posix
 
 #: EPCs a schedule may name -> minimum cycle in seconds.
 MIN_CYCLE_S: dict[int, int] = {
@@ -113,7 +115,7 @@ class Schedule:
         return _ordered(start)
 
     def _offset(self, now: float) -> float:
-        dt = datetime.fromtimestamp(now, self._tz)
+        dt = from_posix(now, self._tz)
         off = dt.utcoffset()
         return off.total_seconds() if off is not None else 0.0
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from logger.readings import Reading
+from logger.timeconv import from_posix
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class SensorInput:
             return []
         if not data:
             return []
-        ts = datetime.fromtimestamp(now, self.tz)
+        ts = from_posix(now, self.tz)
         return [Reading(ts, self.settings.unitid, sid, "", value) for sid, value in self.parser.feed(data)]
 
     def _open(self, now: float) -> bool:

@@ -52,6 +52,7 @@ from logger.j11.frame import (
 from logger.readings import format_timestamp, parse_timestamp
 from logger.secrets import MASK
 from logger.skstack.events import redact
+from logger.timeconv import from_posix
 from logger.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ class TranscriptWriter:
     # ------------------------------------------------------------------ internals
 
     def _time(self, now: float) -> str:
-        return format_timestamp(datetime.fromtimestamp(now, self._tz))
+        return format_timestamp(from_posix(now, self._tz))
 
     def _row(self, now: float, direction: str, line: bytes) -> None:
         if not line:

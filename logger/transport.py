@@ -2,15 +2,15 @@
 in-process simulator.
 
 Every transport has ``write(data)``, ``read_until(deadline) -> bytes`` (whatever arrived,
-possibly nothing, returning no later than ``deadline``) and ``close()``. Failures become
-:class:`TransportError` with a message that says what to do.
+possibly nothing, returning no later than ``deadline``, on the clock's monotonic scale) and
+``close()``. Failures become :class:`TransportError` with a message that says what to do.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from logger.clock import Clock
+from logger.clock import Clock, world_time
 from logger.port_errors import explain_port_error
 
 
@@ -21,7 +21,7 @@ class TransportError(Exception):
 class Transport(Protocol):
     def write(self, data: bytes) -> None: ...
 
-    def read_until(self, deadline: float) -> bytes: ...
+    def read_until(self, deadline: float) -> bytes: ...  # deadline on the clock's monotonic scale
 
     def close(self) -> None: ...
 
@@ -57,7 +57,7 @@ class SerialTransport:
             raise TransportError(f"write to {self.port} failed ({exc}): dongle unplugged?") from exc
 
     def read_until(self, deadline: float) -> bytes:
-        timeout = max(0.0, deadline - self._clock.time())
+        timeout = max(0.0, deadline - self._clock.monotonic())
         try:
             self._ser.timeout = timeout
             first = self._ser.read(1)
@@ -95,20 +95,22 @@ class SimTransport:
 
     def write(self, data: bytes) -> None:
         self._check()
+        now = world_time(self._clock)  # the dongle lives on the true time, not the host's clock
         if self._sent is not None:
-            self._sent.append((self._clock.time(), bytes(data)))
-        self._dongle.receive(data, self._clock.time())
+            self._sent.append((now, bytes(data)))
+        self._dongle.receive(data, now)
 
     def read_until(self, deadline: float) -> bytes:
         self._check()
-        now = self._clock.time()
+        now = world_time(self._clock)
         out = self._dongle.output(now)
         if out:
             return out
         nd = self._dongle.next_deadline()
-        self._clock.sleep_until(deadline if nd is None else max(now, min(deadline, nd)))
+        mono = self._clock.monotonic()
+        self._clock.sleep_until(deadline if nd is None else max(mono, min(deadline, mono + (nd - now))))
         self._check()
-        return self._dongle.output(self._clock.time())
+        return self._dongle.output(world_time(self._clock))
 
     def close(self) -> None:
         self._closed = True

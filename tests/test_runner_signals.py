@@ -30,6 +30,8 @@ class RecordingClock:
     def time(self) -> float:
         return self.now
 
+    monotonic = time
+
     def sleep_until(self, deadline: float) -> None:
         self.sleeps.append(deadline - self.now)
         self.now = max(self.now, deadline)

@@ -39,7 +39,7 @@ def answer_gets(data: bytes) -> bytes:
 def session(dongle: str = "bp35a1", **link) -> Session:
     cfg = SessionConfig(LinkSettings(dongle=dongle, rbid=Secret(RBID), password=Secret("SIMPASSWORD1"), **link),
                         max_epcs_per_get=6, request_timeout_s=10.0, retries=3, backfill=False,
-                        terminate_on_stop=True, silence_rejoin_s=900.0, unitid="smartmeter", tz=TZ)
+                        terminate_on_stop=True, silence_rejoin_s=900.0, clock_tolerance_s=90.0, unitid="smartmeter", tz=TZ)
     return Session(cfg, Schedule((ScheduleEntry((0xE7,), 10),), TZ))
 
 

@@ -44,6 +44,9 @@ class SessionConfig:
     #: a meter that stops answering while the dongle keeps the PANA session is polled on that
     #: session for this long before the session is torn down and rejoined
     silence_rejoin_s: float
+    #: the host's clock is trusted while it lies within this many seconds of the meter's
+    #: (``meter.clock_tolerance_s``); beyond, readings are stamped from the meter's clock
+    clock_tolerance_s: float
     unitid: str
     tz: ZoneInfo
 

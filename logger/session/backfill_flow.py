@@ -6,13 +6,13 @@ A mixin of :class:`~logger.session.core.Session`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from logger import backfill
 from logger.echonet import meter as em
 from logger.echonet.frame import CONTROLLER, ESV, METER, Frame, Property
 from logger.echonet.values import HalfHourlyHistoryTime
 from logger.link.flow import Flow
+from logger.timeconv import from_posix
 
 log = logging.getLogger("logger.session")
 
@@ -35,7 +35,7 @@ class BackfillMixin:
             self._backfill_due = self.now + 60.0
             return
         use_ec = 0xEC in self._supported and 0xED in self._supported
-        today = datetime.fromtimestamp(self.now, tz).date()
+        today = from_posix(self.now, tz).date()
         plan = backfill.plan(missing, today, use_ec)
         log.info("backfilling %d half-hour slot(s) in %d request(s)", len(missing), len(plan))
         tried: list[float] = []
@@ -81,7 +81,7 @@ class BackfillMixin:
                 pass  # without backfill a missed slot stays missed: do not wait for it
             elif self._slot_attempts.get(nxt, 0) >= 3:
                 log.warning("half-hour slot %s is not in the meter's history; giving up on it",
-                            datetime.fromtimestamp(nxt, tz).isoformat())
+                            from_posix(nxt, tz).isoformat())
             else:
                 break
             cur = nxt

@@ -7,7 +7,9 @@ shared with ``doctor``; this class decides *when* to run which flow and what to 
 outcome. The session owns its link (parser, dialect, gates): the runner hands it the bytes
 the port read (:meth:`receive_data`) and the time (:meth:`tick`), and carries out the actions
 it returns (:meth:`drain`): bytes to send, readings to record, state to persist, a port to
-reopen, or a stop for an error that retrying cannot fix.
+reopen, or a stop for an error that retrying cannot fix. Its time is the host's wall clock
+checked against the meter's own (:mod:`logger.session.clock_check`, :mod:`~logger.session.timekeeper`).
+Connecting is :mod:`logger.session.connect`.
 """
 
 from __future__ import annotations
@@ -19,21 +21,23 @@ from typing import Any
 from logger.echonet import meter as em
 from logger.echonet.frame import Frame
 from logger.link import backoff
-from logger.link.errors import DongleSilent, JoinFailed, LinkFatal, NoMeter, NoSession
+from logger.link.errors import DongleSilent, LinkFatal, NoSession
 from logger.link.flow import Driver, Flow, Note, Progress, sleep
 from logger.link.link import Link, Notice
 from logger.session.actions import Action, Phase, Reopen, SessionConfig, Stop
 from logger.session.backfill_flow import BackfillMixin
+from logger.session.clock_check import ClockMixin
+from logger.session.connect import ConnectMixin
 from logger.session.incoming import IncomingMixin
 from logger.session.polling import PollingMixin
+from logger.session.timekeeper import TimeKeeper
 from logger.skstack.events import Echo, Event, RxUdp, Unknown
-from logger.skstack.families import is_j11
-from logger.state import ScanResult, SessionState
+from logger.state import SessionState
 
 log = logging.getLogger("logger.session")
 
 
-class Session(PollingMixin, BackfillMixin, IncomingMixin):
+class Session(ConnectMixin, PollingMixin, BackfillMixin, IncomingMixin, ClockMixin):
     """Drive one dongle and the meter behind it. See the module docstring."""
 
     def __init__(self, config: SessionConfig, schedule, state: SessionState | None = None) -> None:
@@ -45,6 +49,8 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         self.driver = Driver()
         self.ctx = em.MeterContext()
         self.now = 0.0
+        #: the session's time: the host's wall clock checked against the meter's (clock_now)
+        self.timekeeper = TimeKeeper(config.clock_tolerance_s)
         self.stats: dict[str, int] = dict.fromkeys(
             ("readings", "requests", "timeouts", "dropped_frames", "dropped_lines", "joins", "scans", "reopens",
              "backfilled"), 0)
@@ -82,14 +88,14 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
 
     def start(self, now: float) -> None:
         """(Re)start from an opened port: probe, set up, resume or join."""
-        self.now = self.link.now = now
+        self.now = self.link.now = self._at(now)
         self.link.reset()
         self.phase = Phase.SETUP
         self._begin(self._connect_flow(), "connect")
 
     def connection_lost(self, now: float) -> None:
         """The transport broke (dongle unplugged): forget everything tied to the port."""
-        self.now = now
+        self.now = self._at(now)
         self.driver.abort()
         if self.phase not in (Phase.FAILED, Phase.STOPPED):
             self.phase = Phase.CLOSED
@@ -103,7 +109,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         logger (container update) then resumes it without SKJOIN. While the SKTERM answer is
         awaited :attr:`stopping` is true; the runner keeps feeding bytes for a few seconds.
         """
-        self.now = self.link.now = now
+        self.now = self.link.now = self._at(now)
         self.driver.abort()
         if self.cfg.terminate_on_stop and self.phase in (Phase.RUN, Phase.RECOVER) and self.dialect is not None:
             if self.state.scan is not None:
@@ -127,7 +133,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
 
     def handle(self, event: Any, now: float) -> None:
         """One parsed SKSTACK event."""
-        self.now = self.link.now = now
+        self.now = self.link.now = self._at(now)
         if isinstance(event, Unknown):
             self.stats["dropped_lines"] += 1
             log.debug("dropped dongle line: %s (%s)", event.line[:80], event.reason)
@@ -143,7 +149,7 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         self._guard(self.driver.resume, event)
 
     def tick(self, now: float) -> None:
-        self.now = self.link.now = now
+        self.now = self.link.now = self._at(now)
         self._guard(self.driver.tick, now)
         if self.phase is Phase.RUN and not self.driver.busy:
             self._run_idle()
@@ -160,6 +166,8 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
             times.append(self._sched_next)
             if self.cfg.backfill:
                 times.append(max(self._backfill_due, self.now))
+            if (clock_check := self._clock_check_time()) is not None:
+                times.append(clock_check)
         return min(times) if times else None
 
     def drain(self) -> list[Action]:
@@ -233,127 +241,6 @@ class Session(PollingMixin, BackfillMixin, IncomingMixin):
         elif notice is Notice.SESSION_ENDED and self.phase is Phase.RUN:
             log.warning("PANA session ended (EVENT %02X: %s): rejoining", ev.num, ev.meaning)
             self._begin(self._recover_flow(), "recover")
-
-    # ------------------------------------------------------------------ connect
-
-    def _connect_flow(self) -> Flow:
-        found = yield from self.link.flows.probe(self.link)
-        how = "configured" if found.detected is None else "detected"
-        log.info("dongle: %s (%s, firmware %s)", found.dialect, how, found.ever or "?")
-        if found.mismatch:
-            log.warning("serial.dongle says %s but the dongle answers like %s; using %s (set serial.dongle: auto)",
-                        found.dialect, found.detected, found.dialect)
-        if self._cached_scan() is not None and self.state.session_held and (yield from self._try_resume(found.einfo)):
-            self._enter_run()
-            return
-        yield from self.link.flows.credentials(self.link)
-        yield from self._establish()
-        self._enter_run()
-
-    def _try_resume(self, einfo) -> Flow:
-        """Reuse a PANA session the dongle still holds (logger restarted, dongle did not)."""
-        scan = self.state.scan
-        if einfo is None or einfo.channel != scan.channel or einfo.pan_id != scan.pan_id:
-            return False
-        self._ipaddr = scan.ipaddr
-        self._meter_addr = scan.addr.upper()
-        try:
-            resp = yield from self._request([0xE7], attempts=2, timeout=3.0)
-        except NoSession:
-            resp = None
-        if resp is None:
-            log.info("cached PANA session is gone; joining again")
-            return False
-        log.info("resumed the dongle's PANA session (channel %d, PAN %04X)", scan.channel, scan.pan_id)
-        self._proven = True
-        return True
-
-    def _establish(self) -> Flow:
-        """Join the meter: the cached one first, else (or when that fails) a fresh scan.
-
-        Retries forever, waiting between rounds (:mod:`logger.link.backoff`). When every PAN
-        that may be the meter refused before any join ever succeeded, the credentials are
-        probably wrong: said at ERROR, retried slowly (15 min, 30 min, then hourly) so a wrong
-        password does not hammer the meter. After credentials were proven, a failed join is
-        an unreachable meter: 30 s doubling to 5 min.
-        """
-        rounds = 0
-        while True:
-            try:
-                yield from self._scan_and_join(use_cache=rounds == 0 or self._proven)
-                return
-            except JoinFailed as exc:
-                if exc.credentials_suspect and not self._proven:
-                    self._auth_failures += 1
-                    delay = backoff.wrong_credentials_delay(self._auth_failures)
-                    log.error(
-                        "PANA authentication failed (EVENT 24) with the meter whose PairID matches (or every "
-                        "candidate, %d tried): the B-route ID or password is probably wrong. Check BROUTE_ID "
-                        "(32 chars) and BROUTE_PASSWORD (12 chars) against the letter from your power company. "
-                        "Retrying in %d s (never faster).", exc.tried, delay)
-                else:
-                    self._join_failures += 1
-                    delay = backoff.join_retry_delay(self._join_failures)
-                    level = logging.ERROR if self._join_failures % 12 == 0 else logging.WARNING
-                    log.log(level, "the meter did not accept the join (%s, %d time(s) in a row): is it in radio "
-                            "range? Retrying in %d s", exc.reason, self._join_failures, delay)
-            except NoMeter as exc:
-                delay = backoff.no_beacon_delay(rounds)
-                if exc.heard and not self._proven:
-                    log.error("heard %d smart meter(s) but none beacons the PairID of this B-route ID (its last 8 "
-                              "characters): they are neighbours' meters, or BROUTE_ID is wrong. Check BROUTE_ID "
-                              "(32 chars) against the letter from your power company. Scanning again in %d s.",
-                              len(exc.heard), delay)
-                else:
-                    others = f" ({len(exc.heard)} other meter(s) heard)" if exc.heard else ""
-                    log.warning("no beacon of this meter up to scan duration %d%s; retrying in %d s",
-                                exc.duration_max, others, delay)
-            yield from sleep(self.link, delay)
-            rounds += 1
-
-    def _scan_and_join(self, use_cache: bool) -> Flow:
-        cached = self._cached_scan()
-        if use_cache and cached is not None:
-            self.phase = Phase.CONNECTING if self.phase is not Phase.RECOVER else self.phase
-            try:
-                yield from self.link.flows.join(self.link, cached)
-                self._cached_join_failures = 0
-                self._joined(cached)
-                return
-            except JoinFailed:
-                self._cached_join_failures += 1
-                # A meter this process has already joined is most likely still there (silent for a
-                # while, out of range): scanning finds nothing and costs radio time, so only every
-                # third failed rejoin rescans (the meter may have moved channel after a reboot).
-                if self._proven and self._cached_join_failures % 3:
-                    log.warning("join with the known meter (channel %d) failed; will retry it before scanning",
-                                cached.channel)
-                    raise
-                log.warning("join with the cached meter (channel %d) failed; scanning afresh", cached.channel)
-        if self.phase is not Phase.RECOVER:
-            self.phase = Phase.CONNECTING
-        self.stats["scans"] += 1
-        joined = yield from self.link.flows.find_and_join(self.link, cached.duration if cached is not None else None)
-        t = joined.target
-        self._joined(ScanResult(t.channel, t.pan_id, t.addr, t.ipaddr, t.duration, self.dialect.name))
-
-    def _cached_scan(self) -> ScanResult | None:
-        """The cached meter, if found with an adapter of this command set (channel numbers differ)."""
-        scan = self.state.scan
-        if scan is None or not scan.dialect:
-            return scan
-        return scan if is_j11(scan.dialect) == (self.link.family == "j11") else None
-
-    def _joined(self, scan: ScanResult) -> None:
-        self._ipaddr = scan.ipaddr
-        self._meter_addr = scan.addr.upper()
-        self._auth_failures = 0
-        self._join_failures = 0
-        self._proven = True
-        if self.state.scan != scan:
-            self.state.scan = scan
-            self._save()
-        log.info("joined the meter (PANA session established)")
 
     def _enter_run(self) -> None:
         self.phase = Phase.RUN

@@ -6,7 +6,6 @@ A mixin of :class:`~logger.session.core.Session`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from logger.echonet import meter as em
@@ -16,6 +15,7 @@ from logger.session.actions import Record, SaveState
 from logger.session.polling import Response
 from logger.skstack.events import RxUdp
 from logger.state import SessionState
+from logger.timeconv import from_posix
 
 log = logging.getLogger("logger.session")
 
@@ -60,7 +60,7 @@ class IncomingMixin:
 
     def _record_frame(self, frame: Frame) -> None:
         tz = self.cfg.tz
-        res = frame_readings(frame, self.ctx, self.cfg.unitid, tz, datetime.fromtimestamp(self.now, tz),
+        res = frame_readings(frame, self.ctx, self.cfg.unitid, tz, from_posix(self.now, tz),
                              self._context_seen)
         for epc in res.unavailable:
             if self._supported is not None:

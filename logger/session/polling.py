@@ -35,6 +35,8 @@ class PollingMixin:
             self._sched_next = self.schedule.next_time(self.now)
         if self._urgent:
             self._begin(self._send_urgent(), "infc_res")
+        elif self._clock_due():  # first after a join: no reading is stamped before the clock is checked
+            self._begin(self._clock_flow(), "clock")
         elif self._pending:
             if self._supported is not None:
                 self._pending = [e for e in self._pending if e in self._supported or e == 0x9F]

@@ -99,6 +99,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="single-phase two-wire service (E8 has no T phase)",
     )
     parser.add_argument(
+        "--meter-clock-offset",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="the meter's clock minus the real time, in seconds (default 0): 0x97/0x98, EA/EB timestamps and "
+        "the history follow it; e.g. 259200 looks to a logger like a host clock three days behind",
+    )
+    parser.add_argument(
+        "--meter-drift-ppm",
+        type=float,
+        default=0.0,
+        metavar="PPM",
+        help="how fast the meter's clock gains (negative: loses), in parts per million (default 0)",
+    )
+    parser.add_argument(
         "--session-lifetime",
         type=float,
         default=86400.0,
@@ -165,6 +180,8 @@ def main(args: argparse.Namespace) -> int:
             solar_w=args.solar,
             three_wire=not args.single_phase,
             seed=args.seed,
+            clock_offset_s=args.meter_clock_offset,
+            clock_drift_ppm=args.meter_drift_ppm,
         )
         rbid, password, source = _credentials(args)
         config = DongleConfig(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from logger.clock import Clock
+from logger.clock import Clock, world_time
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID, DongleConfig, DongleSim
 from logger.simulate.meter import MeterConfig, MeterSim
 from logger.simulate.neighbours import neighbourhood
@@ -54,7 +54,7 @@ def build_simulation(
 ) -> Simulation:
     """A meter and a dongle that accepts ``rbid``/``password``; ``neighbours`` other meters in
     range (:func:`~logger.simulate.neighbours.neighbourhood`, replacing any in ``dongle``)."""
-    start = clock.time()
+    start = world_time(clock)
     meter_sim = MeterSim(meter or MeterConfig(seed=seed), start)
     config = dongle or DongleConfig()
     config.rbid, config.password = rbid, password
@@ -83,12 +83,15 @@ def virtual_app(
     password: str = DEMO_PASSWORD,
     simulation: Simulation | None = None,
     neighbours: int = 0,
+    host_offset: float = 0.0,
 ):
     """Exactly what ``run`` builds, on a :class:`VirtualClock` at ``start`` with an in-process
     simulation (host writes recorded), data and state under ``root``, settings from
     ``settings_yaml`` (default: built-in defaults, whatever the working directory holds) and
     ``env``. ``simulation``: reuse one (its clock too) to restart the logger in front of the
-    same dongle. ``neighbours``: other households' meters in radio range (0 = none). For tests
+    same dongle. ``neighbours``: other households' meters in radio range (0 = none).
+    ``host_offset``: the host's wall clock minus the true time at the start (``-3 * 86400``: a Pi
+    that booted three days behind; ``app.runner.clock.jump(...)`` steps it mid-run). For tests
     and benchmarks.
 
     Returns the :class:`~logger.app.App`; ``app.simulation`` is the :class:`Simulation`,
@@ -104,7 +107,7 @@ def virtual_app(
     if simulation is not None:  # a logger restart in front of the same dongle and meter
         sim, clock = simulation, simulation.clock
     else:
-        clock = VirtualClock(start)
+        clock = VirtualClock(start, host_offset)
         sim = build_simulation(clock, dialect, rbid=rbid, password=password, meter=meter, dongle=dongle,
                                seed=seed, record_sent=True, neighbours=neighbours)
     full_env = {"CSV_DIR": str(root / "data"), "STATE_DIR": str(root / "state"), **(env or {})}

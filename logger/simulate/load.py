@@ -18,7 +18,9 @@ negative (export).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
+
+from logger.timeconv import from_posix
 
 #: Width of one constant-power step (seconds); the grid is aligned to the POSIX epoch.
 STEP_S = 10
@@ -70,7 +72,7 @@ class LoadModel:
         hour_index = math.floor(t / 3600)
         offset = self._offset_cache.get(hour_index)
         if offset is None:
-            when = datetime.fromtimestamp(hour_index * 3600, UTC)
+            when = from_posix(hour_index * 3600, UTC)
             delta = when.astimezone(self.tz).utcoffset()
             offset = delta.total_seconds() if delta is not None else 0.0
             self._offset_cache[hour_index] = offset

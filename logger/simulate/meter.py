@@ -3,7 +3,9 @@
 Frames in, frames out; time is always passed in (``now``, POSIX seconds). The meter's own
 clock is local time in ``MeterConfig.timezone`` (Asia/Tokyo by default); its half-hour
 boundaries are local ``:00`` / ``:30`` (zones whose offset is not a multiple of 30 minutes
-are rejected).
+are rejected). That clock may be set off the true time and drift (``clock_offset_s``,
+``clock_drift_ppm``: :mod:`logger.simulate.meter_clock`): 0x97/0x98, the EA/EB timestamps,
+push times and history slots follow it; energy and power are physical (true time).
 
 Energy model: :mod:`logger.simulate.load` gives net power on a 10-second grid;
 :mod:`logger.simulate.history` integrates it exactly (W·ms). The meter keeps an absolute
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo
 from logger.echonet.frame import CONTROLLER, ESV, METER, NODE_PROFILE, Frame, Property
 from logger.simulate.history import SLOT_MS, SLOT_S, EnergyHistory, to_ms
 from logger.simulate.load import LoadModel
+from logger.simulate.meter_clock import MeterClock, date_edt, time_edt
 from logger.simulate.meter_config import (
     ANNOUNCE_EPCS,
     DEFAULT_EPCS,
@@ -51,6 +54,7 @@ from logger.simulate.meter_edt import (
     property_map,
 )
 from logger.simulate.meter_scaling import ScalingHistory
+from logger.timeconv import from_posix
 
 #: Also importable from here (the configuration and EDT helpers moved to their own modules).
 __all__ = ["DEFAULT_EPCS", "NO_DATA", "UNITS", "MeterConfig", "MeterSim", "property_map"]
@@ -95,14 +99,15 @@ class MeterSim:
         self._history_time: HistoryTime | None = None  # ED: y m d h mi n
         self._location = 0x00
         self._tid = (config.seed * 7919) & 0xFFFF
-        self._next_push_slot = math.floor(to_ms(start) / SLOT_MS) + 1
+        self.clock = MeterClock(config.clock_offset_s, config.clock_drift_ppm, self.start)
+        self._next_push_slot = math.floor(to_ms(self.clock.show(start)) / SLOT_MS) + 1  # on the meter's clock
         self._pending_infc: dict[int, float] = {}
         self.acked_infc = 0
         self._properties = self._property_table()
 
     # -- time helpers ---------------------------------------------------------------------
     def _check_zone(self, t: float) -> None:
-        offset = datetime.fromtimestamp(t, self.tz).utcoffset()
+        offset = from_posix(t, self.tz).utcoffset()
         if offset is None or offset.total_seconds() % SLOT_S:
             raise ValueError(
                 f"timezone {self.config.timezone} has a UTC offset that is not a multiple of 30 minutes; "
@@ -110,7 +115,7 @@ class MeterSim:
             )
 
     def _local(self, t: float) -> datetime:
-        return datetime.fromtimestamp(t, self.tz)
+        return from_posix(t, self.tz)
 
     def _posix(self, y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> float:
         return datetime(y, mo, d, h, mi, tzinfo=self.tz).timestamp()
@@ -121,7 +126,7 @@ class MeterSim:
 
     def _oldest_history(self, now: float) -> float:
         """POSIX time of the first slot the meter still holds (00:00 of day history_days-1)."""
-        day = self._local(now).date() - timedelta(days=self.config.history_days - 1)
+        day = self._local(self.clock.show(now)).date() - timedelta(days=self.config.history_days - 1)
         return self._posix(day.year, day.month, day.day)
 
     def _next_tid(self) -> int:
@@ -151,9 +156,10 @@ class MeterSim:
         return self.model.power_at(at)
 
     def _slot_counter(self, b: float, now: float, reverse: bool) -> int:
-        if b > now or b < self._oldest_history(now):
+        """The counter of the slot the meter's clock calls ``b``, asked at true time ``now``."""
+        if b > self.clock.show(now) + 1e-3 or b < self._oldest_history(now):
             return NO_DATA
-        return self.true_counter(b, reverse)
+        return self.true_counter(self.clock.true(b), reverse)
 
     # -- fault hooks ----------------------------------------------------------------------
     def silence(self, start: float, end: float) -> None:
@@ -185,7 +191,7 @@ class MeterSim:
         return fixed_time_edt(self._local(b), self._slot_counter(b, now, reverse))
 
     def _day_history_edt(self, now: float, reverse: bool) -> bytes:
-        day = self._local(now).date() - timedelta(days=self._history_day)
+        day = self._local(self.clock.show(now)).date() - timedelta(days=self._history_day)
         midnight = self._posix(day.year, day.month, day.day)
         out = bytearray(self._history_day.to_bytes(2, "big"))
         for i in range(48):
@@ -225,10 +231,8 @@ class MeterSim:
         table.update(
             {
                 0x81: lambda now: bytes((self._location,)),
-                0x97: lambda now: bytes((self._local(now).hour, self._local(now).minute)),
-                0x98: lambda now: (
-                    self._local(now).year.to_bytes(2, "big") + bytes((self._local(now).month, self._local(now).day))
-                ),
+                0x97: lambda now: time_edt(self._local(self.clock.show(now))),
+                0x98: lambda now: date_edt(self._local(self.clock.show(now))),
                 0xD3: lambda now: (self.scalings.at(to_ms(now)).coefficient or 1).to_bytes(4, "big"),
                 0xE0: lambda now: self.true_counter(now).to_bytes(4, "big"),
                 0xE1: lambda now: bytes((self.scalings.at(to_ms(now)).unit,)),
@@ -238,8 +242,8 @@ class MeterSim:
                 0xE5: lambda now: bytes((self._history_day,)),
                 0xE7: lambda now: power_edt(self.power_w(now)),
                 0xE8: self._currents_edt,
-                0xEA: lambda now: self._fixed_time_edt(self._last_boundary(now), now, False),
-                0xEB: lambda now: self._fixed_time_edt(self._last_boundary(now), now, True),
+                0xEA: lambda now: self._fixed_time_edt(self._last_boundary(self.clock.show(now)), now, False),
+                0xEB: lambda now: self._fixed_time_edt(self._last_boundary(self.clock.show(now)), now, True),
                 0xEC: self._history2_edt,
                 0xED: lambda now: history_time_edt(self._history_time),
             }
@@ -336,27 +340,30 @@ class MeterSim:
         return len(self._pending_infc)
 
     def _push_props(self, b: float) -> tuple[Property, ...]:
-        props = [Property(0xEA, self._fixed_time_edt(b, b, False))]
+        at = self.clock.true(b)
+        props = [Property(0xEA, self._fixed_time_edt(b, at, False))]
         if 0xEB in self._supported:
-            props.append(Property(0xEB, self._fixed_time_edt(b, b, True)))
+            props.append(Property(0xEB, self._fixed_time_edt(b, at, True)))
         return tuple(props)
 
     def notifications(self, now: float) -> list[Frame]:
         """EA (and EB) pushes for every half-hour boundary in (last call, now], oldest first.
 
-        Boundaries inside a silence window are skipped (the meter was mute then).
+        Boundaries inside a silence window are skipped (the meter was mute then). Boundaries are
+        the meter clock's; ``now`` and the silence windows are true time.
         """
         frames: list[Frame] = []
-        while self._next_push_slot * SLOT_MS <= to_ms(now):
+        while self._next_push_slot * SLOT_MS <= to_ms(self.clock.show(now)):
             b = self._next_push_slot * SLOT_S
             self._next_push_slot += 1
-            if self.config.notify == "none" or self.is_silent(b):
+            at = self.clock.true(b)
+            if self.config.notify == "none" or self.is_silent(at):
                 continue
-            self.advance_to(b)
+            self.advance_to(at)
             tid = self._next_tid()
             esv = ESV.INFC if self.config.notify == "infc" else ESV.INF
             if esv == ESV.INFC:
-                self._pending_infc[tid] = b
+                self._pending_infc[tid] = at
             frames.append(Frame(tid, METER, CONTROLLER, esv, self._push_props(b)))
         return frames
 
@@ -367,11 +374,11 @@ class MeterSim:
         """
         if self.config.notify == "none":
             return math.inf
-        t = float(self._next_push_slot * SLOT_S)
+        t = self.clock.true(float(self._next_push_slot * SLOT_S))
         while (end := self._faults.silent_until(t)) is not None:
             if math.isinf(end):
                 return math.inf
-            t = float(math.ceil(to_ms(end) / SLOT_MS) * SLOT_S)
+            t = self.clock.true(float(math.ceil(to_ms(self.clock.show(end)) / SLOT_MS) * SLOT_S))
         return t
 
     #: The name used by docs/design.md for the scheduler hook.

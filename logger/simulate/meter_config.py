@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from logger.simulate.meter_clock import MeterClock
+
 #: Meter class, any instance (ECHONET "all instances" code 0x00).
 METER_ANY = 0x028800
 NODE_PROFILE_ANY = 0x0EF000
@@ -73,6 +75,11 @@ class MeterConfig:
     timezone: str = "Asia/Tokyo"
     maker_code: int = 0x000016
     seed: int = 0
+    #: the meter's clock minus the true time at the start, seconds (positive: ahead); 0x97/0x98,
+    #: EA/EB timestamps, push times and history slots follow it (:mod:`logger.simulate.meter_clock`)
+    clock_offset_s: float = 0.0
+    #: how fast the meter's clock gains (negative: loses), parts per million
+    clock_drift_ppm: float = 0.0
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -107,6 +114,7 @@ class MeterConfig:
             raise ValueError("solar_w is the peak export in W and cannot be negative")
         if not 0 <= self.base_load_w <= self.peak_load_w:
             raise ValueError(f"need 0 <= base_load_w ({self.base_load_w}) <= peak_load_w ({self.peak_load_w})")
+        MeterClock(self.clock_offset_s, self.clock_drift_ppm)  # raises ValueError for nonsense
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -28,7 +28,7 @@ import threading
 import tty
 from abc import ABC, abstractmethod
 
-from logger.clock import Clock, RealClock
+from logger.clock import Clock, RealClock, world_time
 from logger.simulate.dongle import DongleSim
 
 #: Longest wait of a server loop between looks at its stop flag (seconds).
@@ -45,12 +45,12 @@ class SimLink:
         self.clock = clock
 
     def write(self, data: bytes) -> int:
-        self.dongle.receive(bytes(data), self.clock.time())
+        self.dongle.receive(bytes(data), world_time(self.clock))
         return len(data)
 
     def read_available(self) -> bytes:
         """Everything the dongle printed up to the clock's current time."""
-        return self.dongle.output(self.clock.time())
+        return self.dongle.output(world_time(self.clock))
 
     read = read_available
 
@@ -100,7 +100,7 @@ class _Server(ABC):
         deadline = self.dongle.next_deadline()
         if deadline is None:
             return POLL_S
-        return min(max(deadline - self.clock.time(), 0.0), POLL_S)
+        return min(max(deadline - world_time(self.clock), 0.0), POLL_S)
 
     def _queue(self, data: bytes) -> None:
         if self._write_fd() is None:
@@ -130,7 +130,7 @@ class _Server(ABC):
 
     def step(self) -> None:
         """One loop turn: print what is due, wait for input or the next deadline, feed it."""
-        self._queue(self.dongle.output(self.clock.time()))
+        self._queue(self.dongle.output(world_time(self.clock)))
         if self.dongle.take_unplug():
             self._pending.clear()
             self._unplug()
@@ -219,7 +219,7 @@ class PtyServer(_Server):
                 return
             raise
         if data:
-            self.dongle.receive(data, self.clock.time())
+            self.dongle.receive(data, world_time(self.clock))
 
     def _close_fds(self) -> None:
         for fd in (self._master, self._slave):
@@ -286,7 +286,7 @@ class TcpServer(_Server):
         except OSError:
             data = b""
         if data:
-            self.dongle.receive(data, self.clock.time())
+            self.dongle.receive(data, world_time(self.clock))
         else:
             self._lost_client()
 

@@ -135,7 +135,7 @@ class InfluxSink:
         self._timeout_ms = 10_000
         self._client = InfluxDBClient(url=self._url, token=self._token, org=self._org, timeout=self._timeout_ms)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._last_send = clock.time() - self._flush_interval  # latest request (attempted): the first goes at once
+        self._last_send = clock.monotonic() - self._flush_interval  # latest request (attempted): the first goes at once
         self._appended = 0 if self._spool.pending_bytes == 0 else self._batch_size  # leftovers: send soon
         self._next_attempt = 0.0
         self._backoff = 0.0
@@ -186,7 +186,8 @@ class InfluxSink:
             log.warning("InfluxDB: the spool in %s can be written again", self._spool.directory)
 
     def pump(self, now: float) -> None:
-        """Send what is due at ``now``; never raises for InfluxDB trouble (it is logged)."""
+        """Send what is due at ``now`` (the clock's monotonic time: retry and flush intervals are
+        not disturbed by a host-clock jump); never raises for InfluxDB trouble (it is logged)."""
         self._spool_waiting()
         if self._spool.pending_bytes == 0:
             self._appended = 0
@@ -212,11 +213,11 @@ class InfluxSink:
         black-holed InfluxDB cannot hold a ``docker stop`` up), then close. What was not
         delivered stays spooled for the next start. Says what happened in ONE line. Never
         raises for InfluxDB or spool trouble."""
-        deadline = self._clock.time() + max(0.0, timeout_s)
+        deadline = self._clock.monotonic() + max(0.0, timeout_s)
         self._spool_waiting()
         delivered, failure = 0, None
         while self._spool.pending_bytes:
-            left = deadline - self._clock.time()
+            left = deadline - self._clock.monotonic()
             if left <= 0:
                 failure = f"the stop allows {timeout_s:g} s for delivering"
                 break
@@ -225,7 +226,7 @@ class InfluxSink:
                 break
             # the client's timeout applies per request (urllib3 total): never past the deadline
             self._client.conf.timeout = max(1, min(self._timeout_ms, int(left * 1000)))
-            if not self._send(batch.lines, self._clock.time(), quiet=True):
+            if not self._send(batch.lines, self._clock.monotonic(), quiet=True):
                 failure = self._failing
                 break
             self._spool.commit(batch.end)
