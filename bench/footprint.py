@@ -7,6 +7,13 @@ Configurations, run side by side (each its own processes, own data dirs), defaul
   outproc  ``smartmeter-logger simulate --listen 127.0.0.1:PORT`` in its own process and
            ``smartmeter-logger run`` with SERIAL_PORT=socket://127.0.0.1:PORT: the logger alone
   influx   as outproc, with the InfluxDB sink on (real influxd from scripts/test-services.sh)
+  web      as outproc, with the live page on (``run --web``) and one page open for the whole run: a
+           client in this process makes exactly the page's requests (the page, its script, style and
+           chart library, api/status, today's power, the energy; then the event stream, read as it
+           comes, and the energy again after each EA/EB/E0/E3 reading, as static/app.js does), plus
+           yesterday's power once (a full day's curve: today's at 23:59). The data directory is
+           seeded with a full synthetic day yesterday and today's rows up to now (E7 every 10 s,
+           E8 every 60 s, E0/E3 every 5 min, EA/EB every 30 min), so the files are day-sized.
 
 Sampled every 2 s from /proc/PID/status (VmHWM = peak RSS, VmRSS) and /proc/PID/stat
 (utime + stime). CPU share = CPU seconds / wall seconds (of one core), per 60 s window after
@@ -21,7 +28,7 @@ interpreter's start-up hooks (an editable-install finder, a sandbox certifi .pth
 ``--install dev`` measures the development interpreter instead. The simulator (not
 measured in outproc/influx) always runs from the development install.
 
-Usage: python bench/footprint.py [--seconds 600] [--configs inproc,outproc,influx] [--install venv|dev]
+Usage: python bench/footprint.py [--seconds 600] [--configs inproc,outproc,web,influx] [--install venv|dev]
                                  [--out FILE]
 """
 
@@ -36,8 +43,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -103,12 +114,20 @@ class Config:
         self.samples: list[dict] = []
         self.sim_samples: list[dict] = []
         self.rc: int | None = None
+        self.page: OpenPage | None = None
+        self.seeded = 0  # E7 rows written before the start (web: day-sized files)
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root), "LANG": "C.UTF-8",
                "CSV_DIR": str(self.root / "data"), "STATE_DIR": str(self.root / "state")}
         args = logger_cli() + ["run"]
+        web_port = None
+        if self.name == "web":
+            web_port = free_port()
+            args += ["--web", f"127.0.0.1:{web_port}"]
+            self.seeded = seed_day_files(self.root / "data")
+            env["UNIT_PRICE_JPY_PER_KWH"] = "31"
         if self.name == "inproc":
             args.append("--simulate")
         else:
@@ -125,6 +144,8 @@ class Config:
                         "INFLUXDB_ORG": org, "INFLUXDB_BUCKET": bucket})
         self.logger = subprocess.Popen(args, cwd=self.root, env=env, stdout=subprocess.DEVNULL,
                                        stderr=open(self.root / "logger.log", "wb"))  # noqa: SIM115
+        if web_port is not None:
+            self.page = OpenPage(f"http://127.0.0.1:{web_port}/")
 
     def sample(self) -> None:
         if self.logger and self.logger.poll() is None:
@@ -137,6 +158,8 @@ class Config:
                 self.sim_samples.append(s)
 
     def stop(self) -> None:
+        if self.page is not None:
+            self.page.stop()
         if self.logger:
             self.logger.send_signal(signal.SIGTERM)
             try:
@@ -155,7 +178,91 @@ class Config:
         n = 0
         for f in (self.root / "data").glob("*.csv"):
             n += sum(1 for line in f.read_text().splitlines() if ",E7," in line)
-        return n
+        return n - self.seeded
+
+
+def seed_day_files(data: Path, tz: str = "Asia/Tokyo") -> int:
+    """Day-sized CSV files for the page to read: yesterday whole, today up to now (synthetic rows)."""
+    zone = ZoneInfo(tz)
+    now = datetime.now(zone)
+    start = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    data.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[str]] = {}
+    t, i, kwh = start, 0, 12000.0
+    while t < now - timedelta(minutes=2):
+        ts = t.isoformat(timespec="milliseconds")
+        w = 250 + (1500 if 6 <= t.hour < 9 or 18 <= t.hour < 22 else 0) + (i * 37) % 200
+        rows = files.setdefault(t.strftime("%Y%m%d-smartmeter.csv"), [])
+        rows.append(f"{ts},smartmeter,E7,,{w}")
+        kwh += w * 10 / 3.6e6
+        if i % 6 == 0:
+            rows += [f"{ts},smartmeter,E8,R,{w / 200:.1f}", f"{ts},smartmeter,E8,T,{w / 300:.1f}"]
+        if i % 30 == 0:
+            rows += [f"{ts},smartmeter,E0,,{kwh:.1f}", f"{ts},smartmeter,E3,,0"]
+        if i % 180 == 0:
+            rows += [f"{ts},smartmeter,EA,,{kwh:.1f}", f"{ts},smartmeter,EB,,0"]
+        t += timedelta(seconds=10)
+        i += 1
+    for name, rows in files.items():
+        (data / name).write_text("timestamp,unitid,epc,dataid,value\n" + "\n".join(rows) + "\n")
+    return i
+
+
+class OpenPage:
+    """One open live page: its load requests, then the event stream read as it comes (a thread)."""
+
+    LOAD = ("", "app.js", "app.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "favicon.svg",
+            "api/status", "api/power?day=today", "api/energy", "api/power?day=yesterday")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.requests = 0
+        self.events = 0
+        self.errors: list[str] = []
+        self._stop = False
+        self._stream = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            self.requests += 1
+            return r.read()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self._stop and time.monotonic() < deadline:
+            try:
+                self.get("api/status")
+                break
+            except OSError:
+                time.sleep(0.5)
+        try:
+            for path in self.LOAD:
+                self.get(path)
+            self._stream = urllib.request.urlopen(self.url + "api/events", timeout=60)
+            name = ""
+            for raw in self._stream:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    self.events += 1
+                    if name == "readings" and any(f'"epc":"{e}"' in line for e in ("EA", "EB", "E0", "E3")):
+                        self.get("api/energy")
+                if self._stop:
+                    break
+        except Exception as exc:  # noqa: BLE001 - reported in the result
+            if not self._stop:
+                self.errors.append(repr(exc))
+
+    def stop(self) -> None:
+        self._stop = True
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def cpu_stats(samples: list[dict], skip_s: float = 60.0, window_s: float = 60.0) -> dict:
@@ -229,7 +336,7 @@ def import_cost(repeats: int = 7) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--configs", default="inproc,outproc,influx")
+    ap.add_argument("--configs", default="inproc,outproc,web,influx")
     ap.add_argument("--out", default="bench/out/footprint.json")
     ap.add_argument("--install", choices=("venv", "dev"), default="venv",
                     help="run the logger from a release venv (default, like the image) or this interpreter")
@@ -271,6 +378,8 @@ def main() -> int:
                  "e7_rows": c.e7_rows(), "sim_peak_rss_mb": max((s["VmHWM"] for s in c.sim_samples), default=0) / 1024,
                  "sim_cpu": cpu_stats(c.sim_samples, skip, window) if c.sim_samples else None,
                  "log_tail": (c.root / "logger.log").read_text(errors="replace").splitlines()[-5:]}
+            if c.page is not None:
+                d["page"] = {"requests": c.page.requests, "events": c.page.events, "errors": c.page.errors}
             details["configs"][c.name] = d
         imp = import_cost()
         details["import"] = imp
@@ -282,24 +391,31 @@ def main() -> int:
         "inproc": "`run --simulate` (logger + in-process simulator)",
         "outproc": "`run` alone, simulator in another process (socket://)",
         "influx": "`run` alone + InfluxDB sink (real influxd)",
+        "web": "`run` alone + live page (`--web`) with one page open (outproc + web)",
     }
     for name, d in details["configs"].items():
         rss_target = 45.0 if name == "influx" else 20.0
         steady = d["cpu"].get("steady_pct")
         ws = d["cpu"].get("window_summary", {})
+        page = ""
+        if "page" in d:
+            p = d["page"]
+            page = (f"; the open page: {p['requests']} request(s), {p['events']} event(s) received"
+                    + (f", errors {p['errors']}" if p["errors"] else ""))
         rows.append(Row(
             f"4. Peak RSS (VmHWM), {labels[name]}",
             ("info (the ≤ 20 MB target is for the logger alone, next row)" if name == "inproc" else
              f"≤ {rss_target:.0f} MB" + (" (established logger: 14 MB)" if name != "influx" else "")),
             f"{d['peak_rss_mb']:.2f} MB (VmRSS {fmt(d['rss_mb'], 'MB', 1)}); {d['e7_rows']} E7 rows in "
-            f"{args.seconds:.0f} s (expected ≈ {expected_e7}), exit code {d['exit_code']}",
+            f"{args.seconds:.0f} s (expected ≈ {expected_e7}), exit code {d['exit_code']}{page}",
             "info" if name == "inproc" else verdict(d["peak_rss_mb"] <= rss_target),
             cmd,
         ))
-        if name in ("inproc", "outproc"):
+        if name in ("inproc", "outproc", "web"):
             rows.append(Row(
                 f"4. CPU share of one core, {labels[name]}",
-                "≤ 0.2 %" if name == "outproc" else "info (includes the simulator)",
+                "≤ 0.2 %" if name == "outproc" else "info (includes the simulator)" if name == "inproc" else
+                "info (the page open all the time)",
                 f"{(steady or 0):.3f} % after the first {details['steady_after_s']:.0f} s; per-window {fmt(ws, '%', 3)}; "
                 f"whole run incl. startup {d['cpu']['whole_run_pct']:.3f} %"
                 + (f"; the simulator process alone: {d['sim_cpu']['steady_pct']:.3f} %, "

@@ -3,6 +3,7 @@
 Reads settings (``config/settings.yml`` + ``.env`` + environment), talks to the dongle,
 records readings in the daily CSV files and/or InfluxDB. ``--simulate`` swaps the dongle
 for the built-in simulator (no hardware, no credentials needed), writing under ``./data``.
+``--web HOST:PORT`` (or ``web.listen``) also serves the live page (:mod:`logger.web`).
 
 Exit codes: 0 after SIGTERM/SIGINT (sinks flushed, PANA session ended with SKTERM unless
 ``session.terminate_on_stop`` is false), 2 for a
@@ -16,8 +17,9 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 
-from logger.config import ConfigError, load_settings
+from logger.config import ConfigError, WebSettings, listen_address, load_settings
 from logger.logsetup import setup_logging
 from logger.skstack.families import ALL_BY_NAME
 
@@ -35,11 +37,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transcript", metavar="FILE",
                    help="append the dongle dialogue to FILE, timestamped, credentials masked, rotated at "
                         "10 MB (FILE.1 ... FILE.5); `replay FILE` turns it into rows (docs/reporting.md)")
+    p.add_argument("--web", metavar="HOST:PORT",
+                   help="serve the live page (power now, today's curve, half-hour kWh and cost) on HOST:PORT, "
+                        "e.g. 127.0.0.1:8000, or 0.0.0.0:8000 for the home network (no login); overrides "
+                        "web.listen / WEB_LISTEN (\"\" turns it off)")
 
 
 def main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config, dotenv=args.env_file)
+        if args.web is not None:
+            listen = listen_address("--web", args.web, "give --web HOST:PORT such as 127.0.0.1:8000")
+            settings = replace(settings, web=WebSettings(listen=listen))
         if not args.simulate:
             settings.require_meter_access()
     except ConfigError as exc:
@@ -53,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         # until the first reading: a progress line every few seconds on a terminal, rarer in a log
         every = 3.0 if sys.stderr.isatty() else 15.0
         app = build_app(settings, simulate=args.simulate, dongle=args.dongle, progress_every_s=every,
-                        transcript=args.transcript)
+                        transcript=args.transcript, env_file=args.env_file)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

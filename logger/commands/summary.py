@@ -71,15 +71,17 @@ def parse_price(text: str, where: str) -> Decimal:
     return price
 
 
-def _env_price() -> tuple[str, str] | None:
+def env_price(dotenv: str | os.PathLike[str] = ".env") -> tuple[str, str] | None:
+    """(text, where) of the unit price from the environment, else from ``dotenv``; None if unset.
+    Also the price of ``run --web``."""
     if os.environ.get(PRICE_ENV, "").strip():
         return os.environ[PRICE_ENV], PRICE_ENV
-    if Path(".env").is_file():
+    if Path(dotenv).is_file():
         from dotenv import dotenv_values
 
-        value = dotenv_values(".env").get(PRICE_ENV)
+        value = dotenv_values(dotenv).get(PRICE_ENV)
         if value and value.strip():
-            return value, f"{PRICE_ENV} in .env"
+            return value, f"{PRICE_ENV} in {dotenv}"
     return None
 
 
@@ -165,7 +167,7 @@ def main(args: argparse.Namespace) -> int:
         price = None
         if args.price is not None:
             price = parse_price(args.price, "--price")
-        elif (found := _env_price()) is not None:
+        elif (found := env_price()) is not None:
             price = parse_price(*found)
         date_from = parse_date(args.date_from, end=False) if args.date_from else None
         date_to = parse_date(args.date_to, end=True) if args.date_to else None

@@ -118,6 +118,7 @@ def join_candidates(link: Link, report: ScanReport, tried: set[str], join_one=No
                         cand.channel, cand.pan_id, exc.reason)
             last = exc
             continue
+        link.meter_lqi, link.meter_lqi_at = cand.lqi, link.now  # the signal a person sees (run --web)
         return Joined(cand, report, took)
     reason = last.reason if last is not None else "no candidate"
     raise JoinFailed(f"every candidate heard so far failed to join ({reason})", tried=len(tried))

@@ -12,6 +12,9 @@ back. On the way it keeps the facts every flow needs about the dongle:
 * ``received`` — bytes seen since the port opened (tells "silent" from "garbage");
 * ``family`` — ``skstack`` or ``j11`` (ROHM's binary command set), None while ``auto`` has not
   decided yet (then the bytes go to both parsers); :attr:`Link.flows` are the flows for it.
+* ``meter_lqi`` / ``meter_lqi_at`` — the LQI of the meter's beacon (EPANDESC, or J11's RSSI as an
+  LQI) when it was last joined after a scan, and the link time then (None after a cached join);
+  read-only for the status shown to a person (``run --web``).
 
 A J11 adapter's frames are translated by :class:`~logger.link.j11_events.J11Reader` into the
 same events (``RxUdp``, ``EVENT 25/24/27``, ``OK``/``FAIL``), so everything above the link is
@@ -72,6 +75,8 @@ class Link:
     gates: Gates = field(default_factory=Gates)
     received: int = 0
     family: str | None = None
+    meter_lqi: int | None = None
+    meter_lqi_at: float | None = None
     parser: SkParser = field(init=False)
     j11: J11Reader = field(init=False)
 
