@@ -36,6 +36,8 @@ class App:
     simulation: object | None = None
     #: ``run --transcript``: the dongle dialogue, written by the transport wrapper
     transcript: TranscriptWriter | None = None
+    #: ``run --web``: the live page's server (:class:`logger.web.server.WebServer`), bound, started by run()
+    web: object | None = None
 
     def describe(self) -> str:
         s = self.settings
@@ -49,6 +51,8 @@ class App:
             parts.append(f"{len(s.sensors)} extra sensor device(s)")
         if self.transcript is not None:
             parts.append(f"transcript in {self.transcript.path} (credentials masked)")
+        if self.web is not None:
+            parts.append(f"live page on http://{s.web.listen}/")
         return ", ".join(parts)
 
     def run(self, until: float | None = None) -> None:
@@ -61,9 +65,13 @@ class App:
                 log.info("health endpoint on http://%s/healthz", self.settings.health.http)
             except OSError as exc:
                 log.error("health endpoint on %s not started: %s (fix health.http)", self.settings.health.http, exc)
+        if self.web is not None:
+            self.web.start()
         try:
             self.runner.run(until)
         finally:
+            if self.web is not None:
+                self.web.stop()
             if self.transcript is not None:
                 self.transcript.close()
             if server is not None:
@@ -81,6 +89,7 @@ def session_config(settings: Settings, rbid: Secret | None, password: Secret | N
         backfill=s.backfill,
         terminate_on_stop=s.terminate_on_stop,
         silence_rejoin_s=s.silence_rejoin_s,
+        clock_tolerance_s=settings.meter.clock_tolerance_s,
         unitid=settings.meter.unitid,
         tz=settings.meter.tz,
     )
@@ -100,15 +109,21 @@ def build_app(
     max_wait_s: float = 1.0,
     progress_every_s: float = 15.0,
     transcript: str | Path | None = None,
+    env_file: str | Path = ".env",
 ) -> App:
     """Everything ``run`` needs. ``simulation`` (from :func:`build_simulation`) overrides ``simulate``.
     ``transcript``: a file for the dongle dialogue (``run --transcript``; :class:`ConfigError` if it
-    cannot be opened)."""
+    cannot be opened). ``env_file``: where the live page (``web.listen``) finds the unit price."""
     clock = clock or RealClock()
     tz = settings.meter.tz
     state_dir = Path(settings.session.state_dir)
     sinks: list = []
     pump = None
+    web = None
+    if settings.web.listen:  # bound first: a port in use is a start-up error (exit 2), before anything opens
+        from logger.web import build_web
+
+        web = build_web(settings, settings.web.listen, env_file)
     if settings.csv.enabled:
         from logger.sinks.csv_sink import CsvSink
 
@@ -119,6 +134,8 @@ def build_app(
         influx = InfluxSink(settings.influxdb, settings.influxdb.spool_dir, clock)
         sinks.append(influx)
         pump = influx.pump
+    if web is not None:
+        sinks.append(web.api.feed)  # after the CSV sink: a reading the page announces is in the file
     own_simulation = simulate and simulation is None
     if own_simulation:
         from logger.simulate.embedded import build_simulation
@@ -155,7 +172,7 @@ def build_app(
                               "give it a file in a writable directory") from None
         open_transport = transcribing(open_transport, writer)
     schedule = Schedule(settings.schedule, tz)
-    session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
+    session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir, clock.time()))
     heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))
     sensors = []
     if settings.sensors:
@@ -164,4 +181,6 @@ def build_app(
         sensors = [SensorInput(s, tz) for s in settings.sensors]
     runner = Runner(session, open_transport, sinks, clock, state_dir, heartbeat=heartbeat, pump=pump,
                     max_wait_s=max_wait_s, sensors=sensors, progress_every_s=progress_every_s)
-    return App(settings, runner, session, sinks, simulation, writer)
+    if web is not None:
+        web.api.feed.session = session  # read-only: phase and signal for the status
+    return App(settings, runner, session, sinks, simulation, writer, web)

@@ -23,6 +23,7 @@ LOGGER_TIMEZONE     meter.timezone             IANA zone of the meter (independe
 LOGGER_UNITID       meter.unitid               ``unitid`` column/tag
 CSV_DIR             csv.directory              where daily CSV files go
 STATE_DIR           session.state_dir          session state, spool, heartbeat
+WEB_LISTEN          web.listen                 ``host:port`` of the live page (``run --web``)
 DEBUG               logging.level              ``1``/``true`` sets the level to DEBUG
 ==================  =========================  ==================================================
 
@@ -69,6 +70,7 @@ from logger.config_model import (
     SerialSettings,
     SessionSettings,
     Settings,
+    WebSettings,
 )
 from logger.config_schedule import parse_schedule
 from logger.schedule import ScheduleEntry
@@ -80,7 +82,7 @@ from logger.skstack.families import DONGLE_CHOICES, family, normalise
 __all__ = [
     "DEFAULT_CONFIG_PATH", "ENV_VARS", "KEYS", "KEY_TO_ENV", "LOG_LEVELS", "BrouteSettings", "ConfigError",
     "CsvSettings", "HealthSettings", "InfluxSettings", "LoggingSettings", "MeterSettings", "SerialSettings",
-    "SessionSettings", "Settings", "load_settings",
+    "SessionSettings", "Settings", "WebSettings", "listen_address", "load_settings",
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/settings.yml")
@@ -226,19 +228,15 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
     positive("session.request_timeout_s")
     positive("session.retries", 0)
     positive("session.silence_rejoin_s", 0)
+    positive("meter.clock_tolerance_s", 0)
     if "%" not in v["csv.filename"] or "/" in v["csv.filename"]:
         raise ConfigError("csv.filename", "must be a file name with a date pattern such as %Y%m%d, no '/'",
                           fix_for("csv.filename"))
     positive("influxdb.batch_size")
     positive("influxdb.flush_interval_s", 0.1)
     positive("health.stale_after_cycles")
-    if v["health.http"] is not None and v["health.http"] != "":
-        m = re.fullmatch(r"(.+):(\d{1,5})", v["health.http"])
-        if not m or not 0 < int(m.group(2)) < 65536:
-            raise ConfigError("health.http", f"must be host:port such as 127.0.0.1:8000 (got {v['health.http']!r})",
-                              fix_for("health.http"))
-    else:
-        v["health.http"] = None
+    for key in ("health.http", "web.listen"):
+        v[key] = listen_address(key, v[key], fix_for(key))
     level = v["logging.level"].upper()
     if level not in LOG_LEVELS:
         raise ConfigError("logging.level", f"unknown level {v['logging.level']!r}", f"use one of {', '.join(LOG_LEVELS)}")
@@ -254,7 +252,8 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
 
     state_dir = Path(v["session.state_dir"])
     return Settings(
-        meter=MeterSettings(unitid=v["meter.unitid"], timezone=v["meter.timezone"]),
+        meter=MeterSettings(unitid=v["meter.unitid"], timezone=v["meter.timezone"],
+                            clock_tolerance_s=v["meter.clock_tolerance_s"]),
         broute=BrouteSettings(id=rbid, password=pwd),
         serial=SerialSettings(port=v["serial.port"], baudrate=v["serial.baudrate"],
                               dongle=dongle),
@@ -287,8 +286,20 @@ def _build(v: dict[str, Any], schedule: tuple[ScheduleEntry, ...], source: Path 
             http=v["health.http"],
         ),
         logging=LoggingSettings(level=level),
+        web=WebSettings(listen=v["web.listen"]),
         source=source,
     )
+
+
+def listen_address(key: str, text: str | None, fix: str) -> str | None:
+    """``host:port`` to listen on (``health.http``, ``web.listen``, ``run --web``), or None for
+    empty; :class:`ConfigError` naming ``key`` otherwise. An IPv6 host is written in brackets."""
+    if text is None or text.strip() == "":
+        return None
+    m = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(\d{1,5})", text.strip())
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise ConfigError(key, f"must be host:port such as 127.0.0.1:8000 (got {text!r})", fix)
+    return text.strip()
 
 
 def _credential(key: str, value: Secret | None, check: Callable[[str], str]) -> Secret | None:

@@ -32,6 +32,7 @@ _LINK = LinkSettings()
 KEYS: dict[str, tuple[str, Any]] = {
     "meter.unitid": ("str", "smartmeter"),
     "meter.timezone": ("str", "Asia/Tokyo"),
+    "meter.clock_tolerance_s": ("float", 90.0),
     "broute.id": ("secret", None),
     "broute.password": ("secret", None),
     "serial.port": ("optstr", None),
@@ -60,6 +61,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "health.heartbeat_file": ("optpath", None),
     "health.stale_after_cycles": ("int", 6),
     "health.http": ("optstr", None),
+    "web.listen": ("optstr", None),
     "logging.level": ("str", "INFO"),
 }
 #: top-level sections that are not plain key/value sections
@@ -79,6 +81,7 @@ ENV_VARS: dict[str, str] = {
     "LOGGER_UNITID": "meter.unitid",
     "CSV_DIR": "csv.directory",
     "STATE_DIR": "session.state_dir",
+    "WEB_LISTEN": "web.listen",
 }
 KEY_TO_ENV = {v: k for k, v in ENV_VARS.items()}
 

@@ -21,6 +21,8 @@ from logger.sensors import SensorSettings
 class MeterSettings:
     unitid: str
     timezone: str
+    #: the host's clock is trusted within this many seconds of the meter's (0x97/0x98)
+    clock_tolerance_s: float
 
     @property
     def tz(self) -> ZoneInfo:
@@ -85,6 +87,12 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    #: host:port of the live page (``run --web``), None = off
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     meter: MeterSettings
     broute: BrouteSettings
@@ -97,6 +105,7 @@ class Settings:
     logging: LoggingSettings
     #: extra serial sensors (logger.sensors); empty unless settings.yml lists some
     sensors: tuple[SensorSettings, ...] = ()
+    web: WebSettings = WebSettings()
     source: Path | None = field(default=None, compare=False)
 
     def redacted(self) -> dict[str, Any]:

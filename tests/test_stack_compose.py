@@ -159,7 +159,9 @@ def test_logger_environment_names_are_settings_overrides(services, env_example):
 
     for name in ("logger", "logger-demo"):
         env = service_environment(services[name], env_example)
-        assert set(env) <= set(_ENV) | {"DEBUG"}, f"{name}: {set(env) - set(_ENV)} are not settings variables"
+        # UNIT_PRICE_JPY_PER_KWH: the live page's cost (read like `summary` reads it)
+        assert set(env) <= set(_ENV) | {"DEBUG", "UNIT_PRICE_JPY_PER_KWH"}, \
+            f"{name}: {set(env) - set(_ENV)} are not settings variables"
         # what the logger in the container ends up with: its environment (no env_file)
         merged = env
         settings = load_settings(REPO / "config" / "settings.yml", env=merged, dotenv=None, check_dirs=False)
@@ -423,3 +425,18 @@ def test_docs_never_start_profiles_from_the_command_line():
         text = (REPO / path).read_text()
         assert not re.search(r"docker compose[^\n`]*--profile", text), path
         assert not re.search(r"COMPOSE_PROFILES=\S+ [A-Z_]*=?\S* *docker compose", text), path
+
+
+def test_live_page_is_on_in_the_containers_and_only_the_demo_publishes_it_on_localhost(services, env_example):
+    from logger.config import load_settings
+
+    for name in ("logger", "logger-demo"):
+        env = service_environment(services[name], env_example)
+        settings = load_settings(REPO / "config" / "settings.yml", env=env, dotenv=None, check_dirs=False)
+        assert settings.web.listen == "0.0.0.0:8000", name
+        assert env["UNIT_PRICE_JPY_PER_KWH"] == env_example["UNIT_PRICE_JPY_PER_KWH"]
+    assert services["logger-demo"]["ports"] == ["127.0.0.1:8000:8000"]
+    published = {name: svc.get("ports", []) for name, svc in services.items()}
+    assert [n for n, ports in published.items() if any(str(p).endswith(":8000") for p in ports)] == ["logger-demo"]
+    assert "ports" not in services["logger"], "the meter service publishes nothing unless the user uncomments it"
+    assert load_settings(REPO / "config" / "settings.yml", env={}, dotenv=None, check_dirs=False).web.listen is None

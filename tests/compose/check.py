@@ -14,6 +14,8 @@
                                            the statefile holds an offset for each CSV file
     check.py env-secrets ENV_FILE          (docker inspect JSON on stdin) each container holds
                                            only the secrets of .env it needs
+    check.py page URL ENV_FILE             the live page (run --web) answers at URL: the page, the
+                                           status (connected), today's curve, the energy; no secret
 
 The InfluxDB token is read from ENV_FILE, sent in a request header, never printed. Secrets are
 named in messages, never shown.
@@ -256,6 +258,27 @@ def env_secrets(env_file: str, extra_required: list[str]) -> None:
     print("; ".join(seen))
 
 
+def page(url: str, env_file: str) -> None:
+    env = read_env(env_file)
+    secrets = [v for k, v in env.items() if k in SECRETS and v]
+    answers = {}
+    for path in ("", "app.js", "api/status", "api/power", "api/energy"):
+        try:
+            with urllib.request.urlopen(url + path, timeout=10) as r:
+                answers[path] = r.read().decode()
+        except (OSError, urllib.error.URLError) as exc:
+            fail(f"live page {url}{path}: {exc}")
+    status, power = json.loads(answers["api/status"]), json.loads(answers["api/power"])
+    if "smartmeterPage" not in answers["app.js"] or status["state"] != "connected" or not power["t"]:
+        fail(f"live page {url}: state {status['state']}, {len(power['t'])} point(s) of today's power")
+    if len(json.loads(answers["api/energy"])["days"]) != 2:
+        fail(f"live page {url}: no energy of today and yesterday")
+    shown = [k for k, v in env.items() if k in SECRETS and v and any(v in a for a in answers.values())]
+    if shown or not secrets:
+        fail(f"live page {url} shows {shown}" if shown else f"{env_file} holds no secret to look for")
+    print(f"live page {url}: {status['state']}, {len(power['t'])} point(s) today, no secret")
+
+
 def main(argv: list[str]) -> None:
     cmd, args = argv[0], argv[1:]
     if cmd == "quickstart":
@@ -280,6 +303,8 @@ def main(argv: list[str]) -> None:
         telegraf_offsets(args[0], args[1])
     elif cmd == "env-secrets":
         env_secrets(args[0], args[1:])
+    elif cmd == "page":
+        page(args[0], args[1])
     else:
         fail(f"unknown command {cmd}")
 
