@@ -27,7 +27,7 @@ from logger.link.flow import Flow, Note, Progress, Wait, command
 from logger.link.link import Link
 from logger.skstack import commands as cmd
 from logger.skstack.commands import CommandError
-from logger.skstack.events import EV_SCAN_DONE, Event, Fail, Ll64, PanDesc
+from logger.skstack.events import EV_SCAN_DONE, Event, Fail, Ll64, PanDesc, lqi_to_dbm
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Candidate:
 
     @property
     def rssi_dbm(self) -> float:
-        return 0.275 * self.lqi - 104.27
+        return lqi_to_dbm(self.lqi)
 
 
 @dataclass(frozen=True, slots=True)

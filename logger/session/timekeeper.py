@@ -115,8 +115,7 @@ class TimeKeeper:
                 self._jumped(jump)
         self.wall, self.mono = wall, mono
         if self.source is Source.METER and abs(wall - self._carried(mono)) <= self.tolerance_s:
-            log.warning("the host clock agrees with the meter's again: stamping readings from the host clock")
-            self.source = Source.HOST
+            self._use_host()
         return self.time()
 
     def time(self) -> float:

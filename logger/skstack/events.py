@@ -186,6 +186,12 @@ class Event:
         return " ".join([f"EVENT {self.num:02X} ({self.meaning})", *(f for f in fields if f is not None)])
 
 
+def lqi_to_dbm(lqi: int) -> float:
+    """The received signal strength an LQI stands for: ``0.275 * LQI - 104.27`` dBm (the
+    BP35A1 manual's formula; used for every dongle)."""
+    return 0.275 * lqi - 104.27
+
+
 @dataclass(frozen=True, slots=True)
 class PanDesc:
     """An ``EPANDESC`` block (follows ``EVENT 20``)."""
@@ -201,7 +207,7 @@ class PanDesc:
 
     @property
     def rssi_dbm(self) -> float:
-        return round(0.275 * self.lqi - 104.27, 3)
+        return round(lqi_to_dbm(self.lqi), 3)
 
     def __repr__(self) -> str:
         text = (f"EPANDESC Channel:{self.channel:02X} Channel Page:{self.channel_page:02X} Pan ID:{self.pan_id:04X} "

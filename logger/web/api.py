@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
-from decimal import Decimal
 
 from logger.readings import Reading
 from logger.runner import PHASE_TEXT
 from logger.session import Phase
+from logger.skstack.events import lqi_to_dbm
 from logger.summary_periods import local_midnight
 from logger.timeconv import from_posix
 from logger.web.feed import LiveFeed
-from logger.web.history import LATEST_EPCS, History
+from logger.web.history import LATEST_EPCS, History, as_float
 
 #: the phase as the page names it (its labels, Japanese and English, are in static/app.js)
 STATES = {
@@ -106,9 +106,9 @@ class Api:
             "sold_kwh": num("E3"),
             "energy_at": at(("E0", ""), ("E3", "")),
             "lqi": lqi,
-            "rssi_dbm": None if lqi is None else round(0.275 * lqi - 104.27, 1),
+            "rssi_dbm": None if lqi is None else round(lqi_to_dbm(lqi), 1),
             "signal_at": getattr(link, "meter_lqi_at", None) if lqi is not None else None,
-            "price_jpy_per_kwh": _num(self.history.price),
+            "price_jpy_per_kwh": as_float(self.history.price),
             "csv": self.history.directory is not None,
         }
 
@@ -120,7 +120,7 @@ class Api:
 
     def energy(self) -> dict:
         now = from_posix(self.clock(), self.history.tz)
-        return {"price_jpy_per_kwh": _num(self.history.price), "days": self.history.energy(now)}
+        return {"price_jpy_per_kwh": as_float(self.history.price), "days": self.history.energy(now)}
 
 
 def csv_time(r: Reading) -> float:
@@ -132,6 +132,3 @@ def csv_time(r: Reading) -> float:
 def reading_json(r: Reading) -> dict:
     return {"t": csv_time(r), "epc": r.epc, "dataid": r.dataid, "value": float(r.value)}
 
-
-def _num(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)

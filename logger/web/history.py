@@ -196,19 +196,20 @@ class History:
             "day": day.isoformat(),
             "start": start.timestamp(),
             "end": local_midnight(day + timedelta(days=1), self.tz).timestamp(),
-            "bought_kwh": _num(total.bought.kwh) if total else None,
-            "sold_kwh": _num(total.sold.kwh) if total else None,
-            "cost_jpy": _num(cost),
+            "bought_kwh": as_float(total.bought.kwh) if total else None,
+            "sold_kwh": as_float(total.sold.kwh) if total else None,
+            "cost_jpy": as_float(cost),
             "missing_halfhours": total.bought.missing if total else None,
             "slots": {
                 "t": [s.start.timestamp() for s in slots],
-                "bought": [_num(s.bought.kwh) for s in slots],
-                "sold": [_num(s.sold.kwh) for s in slots],
+                "bought": [as_float(s.bought.kwh) for s in slots],
+                "sold": [as_float(s.sold.kwh) for s in slots],
             },
         }
 
 
-def _num(value: Decimal | None) -> float | None:
+def as_float(value: Decimal | None) -> float | None:
+    """A Decimal as a JSON number; None stays None."""
     return None if value is None else float(value)
 
 
