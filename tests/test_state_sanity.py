@@ -60,6 +60,10 @@ def _with(**changes) -> dict:
     return data
 
 
+def warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 BAD = {
     "post-2038 frontier on a 2026 clock": (_with(last_slot=POST_2038), "last_slot is 2222", "more than a day after"),
     "frontier before 2000": (_with(last_slot=5.0), "last_slot is 5 (1970-01-01T00:00:05Z)", "between 2000 and 2100"),
@@ -104,9 +108,12 @@ def test_nonsense_is_refused_with_one_line_moved_aside_and_rebuilt(tmp_path, cap
 
 def test_unreadable_json_is_moved_aside_too(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
-    write(tmp_path, '{"version": 1, "scan": {"chan')
+    path = write(tmp_path, '{"version": 1, "scan": {"chan')
     assert load_state(tmp_path, NOW) == SessionState()
-    assert "is unreadable (" in caplog.text and "moved aside to scan.json.bad-1" in caplog.text
+    assert not path.exists()
+    assert (tmp_path / "scan.json.bad-1").read_text() == '{"version": 1, "scan": {"chan'
+    [line] = warnings(caplog)  # one line, naming the file
+    assert str(path) in line
 
 
 def test_set_aside_numbers_and_keeps_at_most_nine(tmp_path):
@@ -141,7 +148,9 @@ def test_a_read_only_state_dir_still_gives_a_fresh_state(tmp_path, caplog, monke
 
     monkeypatch.setattr(os, "replace", read_only)
     assert load_state(tmp_path, NOW) == SessionState()
-    assert "could not move it aside; scanning afresh" in caplog.text
+    assert (tmp_path / SCAN_FILE).exists() and not list(tmp_path.glob("*.bad-*"))  # left where it was
+    [line] = warnings(caplog)  # still one line, naming the file
+    assert str(tmp_path / SCAN_FILE) in line
 
 
 # --------------------------------------------------------------------------- spool ``committed``
@@ -172,8 +181,9 @@ def test_spool_committed_nonsense_resends_everything(tmp_path, caplog, committed
     finally:
         s.close()
     assert (d / "000000000001.lp").exists()
-    assert problem in caplog.text and "moved aside to committed.bad-1" in caplog.text
-    assert "re-sending everything spooled" in caplog.text
+    assert (d / "committed.bad-1").read_text() == committed  # the refused file, kept for a bug report
+    [line] = warnings(caplog)  # one line naming the file and the problem
+    assert str(d / "committed") in line and problem in line
 
 
 def test_spool_committed_sane_is_kept(tmp_path, caplog):
@@ -183,7 +193,7 @@ def test_spool_committed_sane_is_kept(tmp_path, caplog):
         assert s.peek(10).lines == ["m v=2 2"]
     finally:
         s.close()
-    assert caplog.text == ""
+    assert warnings(caplog) == [] and not list(_d.glob("*.bad-*"))
 
 
 # --------------------------------------------------------------------------- the real process

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: well-formed credentials the page must never show (the demo meter accepts whatever is configured)
-SECRETS = {"BROUTE_ID": "5EC2E7B2A0UTE1D0000000000SECRET1", "BROUTE_PASSWORD": "PwSecret1234",
-           "INFLUXDB_TOKEN": "token-SECRET-do-not-serve-0123456789"}
+#: well-formed, obviously fake credentials the page must never show (the demo meter accepts whatever
+#: is configured); distinctive, so a leak would be found
+SECRETS = {"BROUTE_ID": "FAKE0000WEB11111FAKE2222WEB33333", "BROUTE_PASSWORD": "FAKEwebPW004",
+           "INFLUXDB_TOKEN": "FAKE-test-token-never-served-0123456789"}
 
 
 def free_port() -> int:
