@@ -275,7 +275,9 @@ log "InfluxDB back after ${OUTAGE_S} s"
 T_DOWN=$(date +%s)
 docker compose down >"$CACHE/logs/last-command.log" 2>&1 || { cat "$CACHE/logs/last-command.log" >&2; fail "docker compose down failed"; }
 # Telegraf's last flush must reach InfluxDB: Telegraf has exited before InfluxDB is stopped.
-order=$(docker events --since "$T_DOWN" --until "$(date +%s)" --filter type=container --filter event=die --filter event=kill \
+# --until takes whole seconds and leaves out the events of the second it names: one more second
+# (docker events waits for it) so the last container's stop during this second is not cut off.
+order=$(docker events --since "$T_DOWN" --until "$(( $(date +%s) + 1 ))" --filter type=container --filter event=die --filter event=kill \
           --format '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "com.docker.compose.service"}}' | sort -n)
 tg_died=$(awk '$2 == "die" && $3 == "telegraf" {print $1; exit}' <<<"$order")
 ix_killed=$(awk '$2 == "kill" && $3 == "influxdb" {print $1; exit}' <<<"$order")
