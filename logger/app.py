@@ -172,7 +172,7 @@ def build_app(
                               "give it a file in a writable directory") from None
         open_transport = transcribing(open_transport, writer)
     schedule = Schedule(settings.schedule, tz)
-    session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir, clock.time()))
+    session = Session(session_config(settings, rbid, password, dialect), schedule, load_state(state_dir))
     heartbeat = Heartbeat(Path(settings.health.heartbeat_file), _stale_after(settings))
     sensors = []
     if settings.sensors:

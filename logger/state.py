@@ -13,10 +13,12 @@ problem, moved aside as ``scan.json.bad-<n>`` (:func:`set_aside`) and replaced b
 What makes no sense (:func:`check_state`): not a JSON object of the layout :meth:`SessionState.to_json`
 writes (a wrong type, a negative or non-integer number, a MAC that is not 16 hex digits, an
 unknown ``version``); a time (``last_slot``, ``recorded``) that is not a finite number between
-2000-01-01 and 2100-01-01 UTC (:data:`logger.timeconv.SANE_MIN` / ``SANE_MAX``), or that lies
-more than a day after the current time (a frontier in the future would stop backfill until that
-time comes: the file was written under a wrong clock, or damaged). The current time is only
-used for that when it is itself within those bounds.
+2000-01-01 and 2100-01-01 UTC (:data:`logger.timeconv.SANE_MIN` / ``SANE_MAX``).
+
+The host's clock is no reference here: a Raspberry Pi without a real-time clock starts hours or
+days behind, and a frontier that looks "in the future" then is right. A frontier after the real
+time (the file was written under a fast clock) is the session's to drop, once it has checked its
+time against the meter's clock (:meth:`logger.session.backfill_flow.BackfillMixin._drop_future_slots`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from logger.timeconv import describe, is_sane
 log = logging.getLogger(__name__)
 
 SCAN_FILE = "scan.json"
-#: How far after the current time a stored slot may lie (a meter clock a little ahead).
-FUTURE_SLACK_S = 86400.0
 #: At most this many refused copies of one file are kept (``<name>.bad-1`` ... ``-9``).
 MAX_SET_ASIDE = 9
 
@@ -168,28 +168,25 @@ def _check_scan(scan: object) -> None:
         raise StateError(f"scan.addr is {addr!r}, not 16 hex digits")
 
 
-def _check_time(name: str, value: object, now: float | None) -> None:
+def _check_time(name: str, value: object) -> None:
     if not is_sane(value):
         raise StateError(f"{name} is {describe(value)}: not a time between 2000 and 2100")
-    if now is not None and is_sane(now) and value > now + FUTURE_SLACK_S:  # type: ignore[operator]
-        raise StateError(f"{name} is {describe(value)}, more than a day after the current time {describe(now)}")
 
 
-def check_state(data: object, now: float | None = None) -> None:
-    """Raise :class:`StateError` if ``data`` (a parsed scan.json) makes no sense; ``now``: the
-    current time (times more than :data:`FUTURE_SLACK_S` after it are refused)."""
+def check_state(data: object) -> None:
+    """Raise :class:`StateError` if ``data`` (a parsed scan.json) makes no sense."""
     if not isinstance(data, dict):
         raise StateError(f"the file holds {type(data).__name__}, not an object")
     if data.get("version", 1) != 1:
         raise StateError(f"version is {data.get('version')!r}, not 1")
     _check_scan(data.get("scan"))
     if data.get("last_slot") is not None:
-        _check_time("last_slot", data["last_slot"], now)
+        _check_time("last_slot", data["last_slot"])
     recorded = data.get("recorded")
     if recorded is not None and not isinstance(recorded, list):
         raise StateError(f"recorded is {type(recorded).__name__}, not a list")
     for i, t in enumerate(recorded or ()):
-        _check_time(f"recorded[{i}]", t, now)
+        _check_time(f"recorded[{i}]", t)
     if not isinstance(data.get("session_held", True), bool):
         raise StateError(f"session_held is {data.get('session_held')!r}, not true or false")
 
@@ -216,7 +213,7 @@ def refuse(path: Path, problem: str, consequence: str) -> None:
     log.warning("state file %s %s: %s; %s", path, problem, where, consequence)
 
 
-def load_state(state_dir: Path, now: float | None = None) -> SessionState:
+def load_state(state_dir: Path) -> SessionState:
     """The saved state, or a fresh one when there is none or it is refused (see the module doc)."""
     path = Path(state_dir) / SCAN_FILE
     try:
@@ -232,7 +229,7 @@ def load_state(state_dir: Path, now: float | None = None) -> SessionState:
         refuse(path, f"is unreadable ({exc})", "scanning afresh with a fresh state")
         return SessionState()
     try:
-        check_state(data, now)
+        check_state(data)
         return SessionState.from_json(data)
     except (StateError, ValueError, TypeError, KeyError) as exc:
         refuse(path, f"makes no sense ({exc})", "scanning afresh with a fresh state (backfill from local midnight)")

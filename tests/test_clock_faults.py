@@ -203,6 +203,8 @@ def test_half_hours_missed_while_down_are_backfilled_after_booting_with_an_old_t
     check_files(rows)
     check_half_hours(rows, sim.meter)
     assert second.session.stats["backfilled"] >= 2 * 4  # EA and EB of the slots missed while down
+    # the saved frontier, "days in the future" on the old time, is kept: no rescan, no state set aside
+    assert second.session.stats["scans"] == 0 and not list((tmp_path / "state").glob("*.bad-*"))
     if meter_clock:  # every reading carries the meter's time
         errors = stamp_errors(rows, sim)
         assert max(abs(e) for e in errors) <= WITHIN_S
@@ -210,6 +212,32 @@ def test_half_hours_missed_while_down_are_backfilled_after_booting_with_an_old_t
     else:
         errors = stamp_errors(rows, sim, since=restart + 1800 + 5, host=True)
         assert errors and max(abs(e) for e in errors) <= 1.0
+
+
+@pytest.mark.parametrize("frontier_at", ["2040-06-01T12:00", "2026-11-22T11:00"])
+def test_a_frontier_written_under_a_fast_clock_is_dropped_once_the_meter_tells_the_time(tmp_path, caplog,
+                                                                                       frontier_at):
+    """scan.json's frontier lies after the real time (written while the host clock was years, or hours,
+    fast). Loading keeps it (the host clock is no reference); the meter's clock shows it is in the
+    future: one line, then every half hour from local midnight is recorded, once."""
+    import json
+    import logging
+
+    frontier = datetime.fromisoformat(frontier_at).replace(tzinfo=TZ).timestamp()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "scan.json").write_text(json.dumps(
+        {"version": 1, "scan": None, "last_slot": frontier, "recorded": [frontier + 3600], "session_held": False}))
+    caplog.set_level(logging.WARNING)
+    app = virtual_app(tmp_path, START)
+    app.run(until=END)
+    rows = rows_of(tmp_path)
+    check_files(rows)
+    check_half_hours(rows, app.simulation.meter)
+    dropped = [r.getMessage() for r in caplog.records if "written under a wrong clock" in r.getMessage()]
+    assert len(dropped) == 1 and datetime.fromtimestamp(frontier + 3600, TZ).isoformat() in dropped[0]
+    saved = json.loads((tmp_path / "state" / "scan.json").read_text())
+    assert saved["last_slot"] < END and all(t < END for t in saved["recorded"])
+    assert not list((tmp_path / "state").glob("*.bad-*"))  # nothing in the file itself made no sense
 
 
 @pytest.mark.parametrize("offset,drift_ppm,follows", [(60, 0.0, False), (-60, 0.0, False), (300, 0.0, True),

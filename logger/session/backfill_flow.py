@@ -16,6 +16,10 @@ from logger.timeconv import from_posix
 
 log = logging.getLogger("logger.session")
 
+#: a saved slot this long after the session's checked time was written under a wrong clock (a
+#: meter a few seconds ahead pushes its slot a little before our half-hour begins: never that far)
+FUTURE_SLACK_S = 3600.0
+
 
 class BackfillMixin:
     def _frontier(self) -> float | None:
@@ -61,6 +65,31 @@ class BackfillMixin:
             if ts not in self._recorded_slots:
                 self._slot_attempts[ts] = self._slot_attempts.get(ts, 0) + 1
         self._advance_frontier()
+
+    def _drop_future_slots(self) -> None:
+        """Forget saved slots after the session's time, once that time has been checked against the
+        meter's clock: scan.json was written under a wrong clock (a host clock years fast), and a
+        frontier in the future would stop backfill, and skip the meter's pushes, until it comes.
+        The host's clock alone is no reference (a Raspberry Pi starts days behind), so this waits
+        for the check; the daily files write each meter-stamped row once, so backfilling today
+        again records nothing twice."""
+        limit = self.now + FUTURE_SLACK_S
+        frontier = self.state.last_slot
+        future = sorted(s for s in self._recorded_slots if s > limit)
+        if (frontier is None or frontier <= limit) and not future:
+            return
+        tz = self.cfg.tz
+        newest = max([*future, *([frontier] if frontier is not None else [])])
+        log.warning("the saved state (scan.json) records half-hours up to %s, after the current time %s (checked "
+                    "against the meter's clock): it was written under a wrong clock; forgetting those and "
+                    "backfilling from local midnight", from_posix(newest, tz).isoformat(),
+                    from_posix(self.now, tz).isoformat(timespec="seconds"))
+        if frontier is not None and frontier > limit:
+            self.state.last_slot = None
+        self._recorded_slots = {s for s in self._recorded_slots if s <= limit}
+        self._slot_attempts.clear()
+        self._backfill_due = min(self._backfill_due, self.now)
+        self._save()
 
     def _set(self, epc: int, edt: bytes) -> Flow:
         resp = yield from self._request([], attempts=2, frame=Frame(0, CONTROLLER, METER, ESV.SETC,

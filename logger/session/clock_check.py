@@ -62,6 +62,8 @@ class ClockMixin:
                 tk.note_meter(self._meter_minute(resp), sent, received, wall)
             self._clock_moved()
             if not tk.searching:
+                if tk.known:
+                    self._drop_future_slots()
                 return
             yield from sleep(self.link, SEARCH_STEP_S)
 

@@ -101,6 +101,12 @@ class TimeKeeper:
         return self.mono is not None
 
     @property
+    def known(self) -> bool:
+        """The session's time has been checked: the meter told its time (or that it does not tell
+        it: the host clock is then all there is), or it did not answer :data:`MAX_SILENT` reads."""
+        return self.settled and self._search is None and (self.meter_tells is not None or self._silent >= MAX_SILENT)
+
+    @property
     def searching(self) -> bool:
         """Looking for the meter's minute rollover: read 0x97 again after :data:`SEARCH_STEP_S`."""
         return self._search is not None
