@@ -183,4 +183,7 @@ def build_app(
                     max_wait_s=max_wait_s, sensors=sensors, progress_every_s=progress_every_s)
     if web is not None:
         web.api.feed.session = session  # read-only: phase and signal for the status
+        keeper = session.timekeeper
+        # "today" and a reading's age on the session's time: the meter's clock while the host's is off
+        web.api.clock = lambda: clock.time() + keeper.offset
     return App(settings, runner, session, sinks, simulation, writer, web)

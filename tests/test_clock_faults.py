@@ -306,3 +306,19 @@ def test_run_against_a_simulator_whose_meter_is_three_days_ahead(tmp_path):
         assert started + offset - 5 <= r.ts.timestamp() <= seen + offset + 5, (r, err[-2000:])
     said = [line for line in err.splitlines() if "WARNING" in line and "clock" in line]
     assert len(said) == 1, err[-3000:]
+
+
+def test_the_live_page_shows_the_meters_day_while_the_host_clock_is_behind(tmp_path):
+    """The page's "today", its curve and a reading's age follow the session's time (the meter's clock
+    while the host's is three days off), not the host's wall clock."""
+    from webproc import free_port
+
+    app = virtual_app(tmp_path, START, host_offset=-3 * DAYS, settings_yaml=f"web: {{listen: '127.0.0.1:{free_port()}'}}")
+    app.run(until=START + 900)  # serves the page meanwhile, stops it at the end
+    api = app.web.api
+    assert app.session.timekeeper.source.value == "meter"  # the host clock is still behind
+    status = api.status()
+    assert abs(status["now"] - app.simulation.meter.clock.show(START + 900)) <= WITHIN_S
+    assert 0 <= status["now"] - status["power_at"] <= 20  # a fresh reading, not one "three days ahead"
+    curve = api.power({})
+    assert curve["day"] == "2026-11-22" and len(curve["t"]) >= 80

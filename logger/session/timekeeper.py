@@ -88,6 +88,9 @@ class TimeKeeper:
         self.meter_tells: bool | None = None
         self._out: float | None = None
         self._out_mono = 0.0
+        #: the session's time minus the host's wall clock at the latest sample: another thread (the
+        #: live page) adds it to the wall clock to get the session's time (one float: read atomically)
+        self.offset = 0.0
         self._step_back = False  # the end of the first check may set the time back, once
         self._reading = (0.0, 0.0)  # (host wall, monotonic) when the meter's clock was last read
         self._base = (0.0, 0.0)  # METER/HOLD: (session time, monotonic time) it is carried on from
@@ -132,6 +135,7 @@ class TimeKeeper:
             target = self._out + SLEW_RATE * max(0.0, self.mono - self._out_mono)
         self._step_back = False
         self._out, self._out_mono = target, self.mono
+        self.offset = target - self.wall
         return target
 
     def _carried(self, mono: float) -> float:
