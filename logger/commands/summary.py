@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 from logger.config import ConfigError, load_settings
+from logger.price import PRICE_ENV, env_price, parse_price
 from logger.readings import format_decimal
 from logger.summary import (
     BY,
@@ -30,7 +30,6 @@ from logger.summary import (
 from logger.summary_periods import label
 
 MAX_REPORTED_ISSUES = 50
-PRICE_ENV = "UNIT_PRICE_JPY_PER_KWH"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,30 +58,6 @@ def parse_date(text: str, end: bool) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a date (use YYYY-MM-DD or YYYY-MM)") from None
-
-
-def parse_price(text: str, where: str) -> Decimal:
-    try:
-        price = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{where}: {text!r} is not a number (JPY per kWh, e.g. 31 or 30.5)") from None
-    if not price.is_finite() or price < 0:
-        raise ValueError(f"{where}: {text!r} must be a number >= 0 (JPY per kWh)")
-    return price
-
-
-def env_price(dotenv: str | os.PathLike[str] = ".env") -> tuple[str, str] | None:
-    """(text, where) of the unit price from the environment, else from ``dotenv``; None if unset.
-    Also the price of ``run --web``."""
-    if os.environ.get(PRICE_ENV, "").strip():
-        return os.environ[PRICE_ENV], PRICE_ENV
-    if Path(dotenv).is_file():
-        from dotenv import dotenv_values
-
-        value = dotenv_values(dotenv).get(PRICE_ENV)
-        if value and value.strip():
-            return value, f"{PRICE_ENV} in {dotenv}"
-    return None
 
 
 def _num(value: Decimal | None) -> str:

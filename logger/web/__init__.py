@@ -29,7 +29,7 @@ def build_web(settings: Settings, listen: str, env_file: str | PathLike[str] = "
     """The page's server, bound to ``listen`` but not serving yet (``.start()``); its ``api.feed``
     is the sink to add. :class:`ConfigError` (exit 2) when the address cannot be used or the
     unit price is not a number."""
-    from logger.commands.summary import PRICE_ENV, env_price, parse_price
+    from logger.price import PRICE_ENV, env_price, parse_price
     from logger.web.api import Api
     from logger.web.feed import LiveFeed
     from logger.web.history import History
