@@ -157,14 +157,15 @@ def load_settings(
 
 
 def _read_yaml(source: Path) -> dict[str, Any]:
-    import yaml
+    from logger.config_yaml import YamlError, parse_yaml  # PyYAML runs in a child: never imported here
 
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        data = parse_yaml(source.read_text(encoding="utf-8"))
+    except YamlError as exc:
+        where = f" at line {exc.line}" if exc.line is not None else ""
         raise ConfigError("config", f"{source} is not valid YAML{where}", "fix the YAML syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError("config", f"{source} is not UTF-8 text", "save it as UTF-8") from None
     except OSError as exc:
         raise ConfigError("config", f"cannot read {source}: {exc.strerror}", "check the path and permissions") from None
     if data is None:
