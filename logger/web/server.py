@@ -27,6 +27,7 @@ import socket
 import socketserver
 import threading
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -284,28 +285,36 @@ class _Handler(socketserver.StreamRequestHandler):
         self.send(code, (message + "\n").encode("utf-8", "replace"), "text/plain; charset=utf-8", extra=extra)
 
     def json(self, code: int, doc: dict) -> None:
-        parts = _json_parts(doc)
-        self.head_lines(code, "application/json", "no-store", (), sum(map(len, parts)))
+        """A small answer with its Content-Length; a day's curve (arrays) written piece by piece as
+        it is encoded, ended by closing the connection: it is never held whole (a day's curve is
+        ~200 kB of JSON, which would stay in the request threads' malloc arena)."""
+        if not any(isinstance(v, array) for v in doc.values()):
+            body = b"".join(_json_parts(doc))
+            self.head_lines(code, "application/json", "no-store", (), len(body))
+            if not self.head:
+                self.wfile.write(body)
+            return
+        self.head_lines(code, "application/json", "no-store")
         if not self.head:
-            for part in parts:
+            for part in _json_parts(doc):
                 self.wfile.write(part)
 
 
-def _json_parts(doc: dict) -> list[bytes]:
+def _json_parts(doc: dict) -> Iterator[bytes]:
     """``doc`` as JSON in pieces; an ``array`` of numbers (a day's curve) is written straight from
     its buffer, a few thousand values a piece, never as one Python object per value."""
     plain = {k: v for k, v in doc.items() if not isinstance(v, array)}
     text = json.dumps(plain, separators=(",", ":"), allow_nan=False)
-    parts, sep = [text[:-1].encode()], "," if plain else ""
+    yield text[:-1].encode()
+    sep = "," if plain else ""
     for key, values in doc.items():
         if isinstance(values, array):
-            parts.append(f"{sep}{json.dumps(key)}:[".encode())
+            yield f"{sep}{json.dumps(key)}:[".encode()
             for i in range(0, len(values), 2048):
-                parts.append((("," if i else "") + ",".join(map(repr, values[i:i + 2048]))).encode())
-            parts.append(b"]")
+                yield (("," if i else "") + ",".join(map(repr, values[i:i + 2048]))).encode()
+            yield b"]"
             sep = ","
-    parts.append(b"}")
-    return parts
+    yield b"}"
 
 
 def _event(name: str, doc) -> bytes:
