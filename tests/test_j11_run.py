@@ -127,6 +127,25 @@ def test_dongle_auto_detects_j11_and_the_configured_name_skips_detection(tmp_pat
     assert any(epc == "E7" for _ts, epc, _, _v in rows_of(tmp_path / "named" / "data"))
 
 
+def test_an_skstack_dongle_on_auto_never_imports_the_j11_modules(tmp_path):
+    """``dongle: auto`` with an SKSTACK dongle that answers the probe: the J11 modules (~0.65 MB) are
+    never imported, in a fresh interpreter (logger/link/detect.py); a J11 adapter gets them when asked
+    (the test above)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom logger.simulate.embedded import virtual_app\n"
+            f"app = virtual_app(sys.argv[1], {START})\napp.run(until={START} + 300)\n"
+            "print(json.dumps({'dialect': app.session.dialect.name, 'e7': app.session.stats['readings'],\n"
+            "                  'j11': sorted(m for m in sys.modules if m.startswith(('logger.j11', 'logger.link.j11')))}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["dialect"] == "bp35a1" and result["e7"] > 10
+    assert result["j11"] == []
+
+
 def test_wrong_password_on_j11_is_a_credentials_problem_and_backs_off(tmp_path, caplog):
     from logger.clock import VirtualClock
     from logger.simulate.embedded import build_simulation

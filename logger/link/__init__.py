@@ -12,6 +12,7 @@ feeds bytes and time into :class:`~logger.link.link.Link` and drives flows with
 * :mod:`.scan`     ladder, chunked sweep, PairID choice
 * :mod:`.join`     credentials, join, candidates, terminate
 * :mod:`.send`     SKSENDTO behind the duty-limit and re-authentication gates
+* :mod:`.detect`   ``auto``: SKSTACK or J11 (the J11 modules imported only when asked)
 * :mod:`.backoff`  recovery timing as pure functions
 * :mod:`.errors`   what a flow raises to its owner
 * :mod:`.j11_events`, :mod:`.j11_flows`, :mod:`.j11_join`  the same flows for a J11 adapter
@@ -46,11 +47,15 @@ class Flows:
 
 def flows_for(family: str | None) -> Flows:
     """``skstack``, ``j11``, or None (``auto`` before the probe: the probe tells the two apart)."""
-    from logger.link import j11_flows, j11_join, join, scan, send
+    from logger.link import join, scan, send
 
     if family == "j11":
+        from logger.link import j11_flows, j11_join
+
         return Flows(j11_flows.probe, j11_flows.credentials, j11_join.scan, j11_join.join, j11_join.join_candidates,
                      j11_join.find_and_join, j11_join.terminate, send.send_udp, j11_flows.rearm)
-    probe = j11_flows.detect if family is None else j11_flows.skstack_probe
+    from logger.link import detect
+
+    probe = detect.detect if family is None else detect.skstack_probe
     return Flows(probe, join.credentials, scan.scan, join.join, join.join_candidates, join.find_and_join,
-                 join.terminate, send.send_udp, j11_flows.skstack_rearm)
+                 join.terminate, send.send_udp, detect.skstack_rearm)

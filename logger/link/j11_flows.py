@@ -11,7 +11,7 @@ the events :class:`~logger.link.j11_events.J11Reader` makes of them: the typed m
   (0x005F: dual mode, sleep off, 20 mW, channel 4 until a join sets the meter's), B-route ID and
   password (0x0054; 0x58 "already set" is fine). A reset makes every later step predictable
   (no session, no port, no B-route), which is what broute-j11 does on every connect.
-* detect (``serial.dongle: auto``): the SKSTACK probe runs first (``SKSREG SFE 0``: a J11 adapter
+* detect (``serial.dongle: auto``, :mod:`logger.link.detect`): the SKSTACK probe runs first (``SKSREG SFE 0``: a J11 adapter
   skips text while it looks for a frame's unique code); when that first try gets no answer, one
   J11 get-version frame goes out before the probe's line end. A J11 adapter answers 0x206B; an
   SKSTACK dongle sees one line of garbage that the line end then flushes, and the probe goes on.
@@ -21,28 +21,22 @@ the events :class:`~logger.link.j11_events.J11Reader` makes of them: the typed m
 
 from __future__ import annotations
 
-from typing import Any
-
 from logger.j11 import codes
 from logger.j11 import messages as m
 from logger.j11 import requests as rq
 from logger.link.errors import DongleSilent, LinkFatal
-from logger.link.flow import Flow, Reply, Send, command, sleep, wait_for
+from logger.link.flow import Flow, Reply, Send, command, wait_for
 from logger.link.flow import checked as flow_checked
 from logger.link.j11_events import DIALECT
 from logger.link.link import Link
 from logger.link.probe import ProbeResult
-from logger.link.probe import probe as skstack_probe
-from logger.skstack import commands as cmd
 from logger.skstack.events import Fail, Ok
 
-__all__ = ["call", "credentials", "detect", "probe", "rearm", "skstack_probe", "skstack_rearm"]
+__all__ = ["J11_MESSAGES", "call", "credentials", "j11_result", "probe", "rearm"]
 
-#: how long the FAIL an SKSTACK dongle prints for the flushed J11 frame may take to come back
-_FLUSH_S = 0.5
 _FIX_CREDENTIALS = "copy BROUTE_ID and BROUTE_PASSWORD again from the utility's letter"
 #: Every message type only a J11 adapter produces (proof of the family during detection).
-_J11_MESSAGES = (m.Result, m.Version, m.BrouteStarted, m.SendResult, m.ScanResult, m.Started, m.ConnectionStatus,
+J11_MESSAGES = (m.Result, m.Version, m.BrouteStarted, m.SendResult, m.ScanResult, m.Started, m.ConnectionStatus,
                  m.PanaResult, m.ReceiveFailure, m.Rejected)
 
 
@@ -73,7 +67,7 @@ def failed_with(r: Reply, *results: int) -> bool:
     return isinstance(r.final, Fail) and int(r.final.code, 16) in results
 
 
-def _result(version: m.Version | None) -> ProbeResult:
+def j11_result(version: m.Version | None) -> ProbeResult:
     ever = version.text if version is not None else None
     appver = f"J11 firmware ID 0x{version.firmware_id:04X}" if version is not None else None
     return ProbeResult(ever, appver, None, None, "j11", None, "j11", None)
@@ -91,39 +85,7 @@ def probe(link: Link) -> Flow:
                            f"{s.probe_timeout_s:g} s): is this a J11 adapter? check SERIAL_PORT and baud rate",
                            link.received)
     link.use_dialect(DIALECT)
-    return _result(next((e for e in r.events if isinstance(e, m.Version)), None))
-
-
-def detect(link: Link) -> Flow:
-    """``serial.dongle: auto``: the SKSTACK probe, with one J11 get-version frame after its first
-    unanswered try (see the module docstring). Returns the :class:`ProbeResult` of whichever answered."""
-    inner = skstack_probe(link)
-    value: Any = None
-    tried_j11 = False
-    while True:
-        try:
-            item = inner.send(value)
-        except StopIteration as stop:
-            return stop.value
-        if not tried_j11 and isinstance(item, Send) and item.data == b"\r\n" and link.settings.probe_attempts >= 3:
-            tried_j11 = True
-            yield Send(rq.version(), "J11 " + codes.describe_command(codes.GET_VERSION) + " (is this a J11 adapter?)")
-            ev = yield from wait_for(link, lambda e: isinstance(e, _J11_MESSAGES), link.settings.probe_timeout_s)
-            if ev is not None:
-                inner.close()
-                link.use_dialect(DIALECT)
-                # the response's OK/FAIL follows its message: it ends this request, not the next one
-                yield from wait_for(link, lambda e: isinstance(e, (Ok, Fail)), _FLUSH_S)
-                if not isinstance(ev, m.Version):  # some other frame first: ask once more, now as J11
-                    return (yield from probe(link))
-                return _result(ev)
-            # not J11: flush the frame as a garbage line and let its FAIL (ER04) pass before the
-            # probe's next SKSREG SFE 0, so that answer is not taken for SFE 0's
-            yield Send(b"\r\n", "<line end> (flush the J11 frame: not a J11 adapter)")
-            yield from sleep(link, _FLUSH_S)
-            value = None
-            continue
-        value = yield item
+    return j11_result(next((e for e in r.events if isinstance(e, m.Version)), None))
 
 
 def reset(link: Link) -> Flow:
@@ -162,10 +124,3 @@ def rearm(link: Link) -> Flow:
     r = yield from call(link, rq.version(), link.settings.probe_timeout_s)
     if r.final is None:
         raise DongleSilent("J11 firmware version", link.received)
-
-
-def skstack_rearm(link: Link) -> Flow:
-    """SKSREG SFE 0: the dongle may have reset (echo back on): cheap to redo."""
-    r = yield from command(link, cmd.sksreg("SFE", "0"), link.settings.probe_timeout_s)
-    if r.final is None:
-        raise DongleSilent("SKSREG SFE 0", link.received)

@@ -18,17 +18,16 @@ back. On the way it keeps the facts every flow needs about the dongle:
 
 A J11 adapter's frames are translated by :class:`~logger.link.j11_events.J11Reader` into the
 same events (``RxUdp``, ``EVENT 25/24/27``, ``OK``/``FAIL``), so everything above the link is
-the same for both command sets.
+the same for both command sets. The reader (and with it the J11 modules) is made on first use:
+for a J11 adapter, or when ``auto`` detection asks the adapter whether it speaks J11.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logger.link.j11_events import DIALECT as J11_DIALECT
-from logger.link.j11_events import J11Dialect, J11Reader
 from logger.link.settings import LinkSettings
 from logger.skstack.dialects import Dialect, get_dialect
 from logger.skstack.events import (
@@ -44,6 +43,13 @@ from logger.skstack.events import (
 )
 from logger.skstack.families import is_j11
 from logger.skstack.parser import SkParser
+
+if TYPE_CHECKING:
+    from logger.link.j11_events import J11Dialect, J11Reader
+
+
+def _is_j11(dialect: Any) -> bool:
+    return dialect is not None and is_j11(dialect.name)
 
 
 class Notice(enum.Enum):
@@ -78,21 +84,31 @@ class Link:
     meter_lqi: int | None = None
     meter_lqi_at: float | None = None
     parser: SkParser = field(init=False)
-    j11: J11Reader = field(init=False)
+    _j11: J11Reader | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.dialect is None and is_j11(self.settings.dongle):
-            self.dialect = J11_DIALECT
+            from logger.link.j11_events import DIALECT
+
+            self.dialect = DIALECT
         elif self.dialect is None and self.settings.dongle != "auto":
             self.dialect = get_dialect(self.settings.dongle)
         if self.dialect is not None:
-            self.family = "j11" if isinstance(self.dialect, J11Dialect) else "skstack"
-        self.parser = SkParser(None if isinstance(self.dialect, J11Dialect) else self.dialect)
-        self.j11 = J11Reader()
+            self.family = "j11" if _is_j11(self.dialect) else "skstack"
+        self.parser = SkParser(None if _is_j11(self.dialect) else self.dialect)
+
+    @property
+    def j11(self) -> J11Reader:
+        """The J11 frame reader, made on first use (see the module docstring)."""
+        if self._j11 is None:
+            from logger.link.j11_events import J11Reader
+
+            self._j11 = J11Reader()
+        return self._j11
 
     def use_dialect(self, dialect: Dialect | J11Dialect) -> None:
         self.dialect = dialect
-        if isinstance(dialect, J11Dialect):
+        if _is_j11(dialect):
             self.family = "j11"
             return
         self.family = "skstack"
@@ -111,8 +127,9 @@ class Link:
 
     def reset(self) -> None:
         """A new port: nothing is known about the dongle's transient state."""
-        self.parser = SkParser(None if isinstance(self.dialect, J11Dialect) else self.dialect)
-        self.j11.reset()
+        self.parser = SkParser(None if _is_j11(self.dialect) else self.dialect)
+        if self._j11 is not None:
+            self._j11.reset()
         self.gates = Gates()
         self.received = 0
 
@@ -121,8 +138,9 @@ class Link:
         self.received += len(data)
         if self.family == "j11":
             return self.j11.feed(data)
-        if self.family is None:  # auto, not decided yet: a J11 answer or an SKSTACK one
-            return self.j11.feed(data, quiet=True) + self.parser.feed(data)
+        if self.family is None:  # auto, not decided yet: a J11 answer (once asked for) or an SKSTACK one
+            j11 = self._j11.feed(data, quiet=True) if self._j11 is not None else []
+            return j11 + self.parser.feed(data)
         return self.parser.feed(data)
 
     def notice(self, event: Any) -> Notice | None:
