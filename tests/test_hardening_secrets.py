@@ -22,9 +22,9 @@ import pytest
 from logger.config import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-RBID = "0123ABCDEF4567890FEDCBA98765ZQXW"
-PASSWORD = "Pw9xK2mQ7vLz"
-TOKEN = "tokEN-Zq8_v3Xy1wHn4Ks9Lm2Pp5Rr7Tt0Uu6Ww8Yy-abcdefgh=="
+RBID = "FAKE0123ABCDEF4567890FEDCBA9ZQXW"  # obviously fake: no real credential in the repository
+PASSWORD = "FAKEpw9xK2mQ"
+TOKEN = "FAKEtestTOKEN_v3Xy1wHn4Ks9Lm2Pp5Rr7Tt0Uu6Ww8Yy-notreal0=="
 SECRETS = (RBID, PASSWORD, TOKEN)
 assert len(RBID) == 32 and len(PASSWORD) == 12
 
