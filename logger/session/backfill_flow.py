@@ -80,11 +80,12 @@ class BackfillMixin:
             return
         tz = self.cfg.tz
         newest = max([*future, *([frontier] if frontier is not None else [])])
+        drop_frontier = frontier is not None and frontier > limit
         log.warning("the saved state (scan.json) records half-hours up to %s, after the current time %s (checked "
-                    "against the meter's clock): it was written under a wrong clock; forgetting those and "
-                    "backfilling from local midnight", from_posix(newest, tz).isoformat(),
-                    from_posix(self.now, tz).isoformat(timespec="seconds"))
-        if frontier is not None and frontier > limit:
+                    "against the meter's clock): it was written under a wrong clock; forgetting those%s",
+                    from_posix(newest, tz).isoformat(), from_posix(self.now, tz).isoformat(timespec="seconds"),
+                    " and backfilling from local midnight" if drop_frontier else "")
+        if drop_frontier:
             self.state.last_slot = None
         self._recorded_slots = {s for s in self._recorded_slots if s <= limit}
         self._slot_attempts.clear()
