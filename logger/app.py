@@ -57,7 +57,9 @@ class App:
 
     def run(self, until: float | None = None) -> None:
         server = None
-        if self.settings.health.http:
+        if self.web is not None and self.settings.health.http == self.settings.web.listen:
+            self.web.heartbeat = self.settings.health.heartbeat_file  # one address: the page's server answers both
+        elif self.settings.health.http:
             from logger.health import serve
 
             try:
@@ -75,8 +77,7 @@ class App:
             if self.transcript is not None:
                 self.transcript.close()
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                server.stop()
 
 
 def session_config(settings: Settings, rbid: Secret | None, password: Secret | None, dialect: str) -> SessionConfig:

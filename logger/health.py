@@ -49,33 +49,14 @@ def check(path: str | Path, now: float | None = None) -> tuple[bool, str]:
 
 
 def serve(address: str, path: str | Path):
-    """``health.http``: a tiny HTTP endpoint in a daemon thread. ``GET /healthz`` answers 200 or
-    503 with the :func:`check` message; anything else is 404. Returns the server (``shutdown()``
-    stops it). http.server is imported only when this is enabled."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    """``health.http``: ``GET /healthz`` answers 200 or 503 with the :func:`check` message as JSON;
+    anything else is 404. Served by the live page's server (:class:`logger.web.server.WebServer`:
+    one HTTP server in the logger, its threads daemons; ``http.server`` would cost ~6 MB).
+    Returns it started (``stop()`` ends it)."""
+    from logger.web.server import WebServer
 
-    host, _, port = address.rpartition(":")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            if self.path.split("?")[0] != "/healthz":
-                self.send_error(404, "only /healthz here")
-                return
-            ok, message = check(path)
-            body = json.dumps({"ok": ok, "message": message}).encode()
-            self.send_response(200 if ok else 503)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:  # no access log lines in the logger's output
-            return
-
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
+    server = WebServer(address, heartbeat=path)
+    server.start()
     return server
 
 

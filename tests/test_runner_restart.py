@@ -166,8 +166,7 @@ def test_health_endpoint_answers_from_the_heartbeat(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
         assert info.value.code == 404
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def test_run_starts_and_stops_the_health_endpoint(tmp_path):
@@ -180,3 +179,44 @@ def test_run_starts_and_stops_the_health_endpoint(tmp_path):
     app.run(until=START + 120)
     with socket.socket() as s:  # the port is free again: the endpoint stopped with the logger
         s.bind(("127.0.0.1", port))
+
+
+def test_health_and_the_live_page_on_one_address_share_one_server(tmp_path):
+    """``health.http`` equal to ``web.listen``: the page's server answers /healthz too (a second server
+    could not bind that address), and it stops with the logger."""
+    import json
+    import socket
+    import threading
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    app = virtual_app(tmp_path, START, settings_yaml=f"health: {{http: '{address}'}}\nweb: {{listen: '{address}'}}")
+    answers: dict[str, tuple[int, dict]] = {}
+
+    def ask() -> None:  # from another thread while the (virtual-time) loop runs
+        for path in ("healthz", "api/status"):
+            for _ in range(200):
+                try:
+                    with urllib.request.urlopen(f"http://{address}/{path}", timeout=5) as r:
+                        answers[path] = (r.status, json.loads(r.read()))
+                        break
+                except urllib.error.HTTPError as exc:
+                    answers[path] = (exc.code, json.loads(exc.read()))
+                    break
+                except OSError:
+                    threading.Event().wait(0.05)
+
+    asker = threading.Thread(target=ask)  # the virtual clock runs the loop as fast as it can: ask meanwhile
+    asker.start()
+    app.run(until=START + 86400)
+    asker.join(10)
+    assert answers["healthz"][0] in (200, 503) and set(answers["healthz"][1]) == {"ok", "message"}
+    assert answers["api/status"][0] == 200 and "power_w" in answers["api/status"][1]
+    with socket.socket() as s:  # stopped with the logger (its answered connections may linger in TIME_WAIT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()

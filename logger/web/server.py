@@ -10,6 +10,8 @@ nothing this page uses.
   :data:`MAX_CONNECTIONS` at once (more are refused at once) and :data:`MAX_STREAMS` live
   streams. The listening thread sleeps in ``select`` until a connection comes: no timer
   wakes it while nobody has the page open.
+* ``GET /healthz`` (``health.http``, :func:`logger.health.serve`; the same server, with no page,
+  or the page's own when both use one address): 200 or 503 with the heartbeat check as JSON.
 * Answers: the static files of ``static/`` by a whitelist (no path is ever joined to a
   directory), the JSON API (:mod:`logger.web.api`) and ``/api/events``, a server-sent event
   stream of the live readings (:class:`~logger.web.feed.LiveFeed`). Anything else is a short
@@ -76,8 +78,11 @@ class WebServer:
     """The socket is bound when this is made (the caller reports a bind error); requests are
     served from :meth:`start` until :meth:`stop`."""
 
-    def __init__(self, address: str, api: Api) -> None:
+    def __init__(self, address: str, api: Api | None = None, heartbeat: str | Path | None = None) -> None:
+        #: the live page's API (None: no page, e.g. the health endpoint alone)
         self.api = api
+        #: ``GET /healthz`` answers from this heartbeat file (:func:`logger.health.check`); None: no such address
+        self.heartbeat = heartbeat
         self.stopping = False
         self._lock = threading.Lock()
         self._connections = 0
@@ -214,7 +219,15 @@ class _Handler(socketserver.StreamRequestHandler):
                       (("Allow", "GET, HEAD"),))
             return
         path, _, query = target.partition("?")
-        if path in STATIC:
+        web: WebServer = self.server.web
+        if path == "/healthz" and web.heartbeat is not None:
+            from logger.health import check
+
+            ok, message = check(web.heartbeat)
+            self.json(200 if ok else 503, {"ok": ok, "message": message})
+        elif web.api is None:
+            self.text(404, f"no such address {path[:80]!r}: only /healthz here")
+        elif path in STATIC:
             name, ctype = STATIC[path]
             self.send(200, (STATIC_DIR / name).read_bytes(), ctype, "no-cache")
         elif path in API_PATHS:
