@@ -9,17 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logger.clock import Clock, RealClock
 from logger.config import ConfigError, Settings
-from logger.runner import Heartbeat, Runner
 from logger.link.settings import LinkSettings
+from logger.runner import Heartbeat, Runner
 from logger.schedule import Schedule
 from logger.secrets import Secret
 from logger.session import Session, SessionConfig
 from logger.state import load_state
 from logger.transport import SerialTransport
+from logger.typehints import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from logger.transcript import TranscriptWriter

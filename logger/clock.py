@@ -14,7 +14,8 @@ wall clock can be set off the true time and made to jump (NTP answering) mid-run
 from __future__ import annotations
 
 import time as _time
-from typing import Protocol
+
+from logger.typehints import Protocol
 
 
 class Clock(Protocol):

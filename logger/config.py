@@ -45,7 +45,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logger.config_dirs import check_directories
@@ -78,6 +77,7 @@ from logger.secrets import Secret
 from logger.sensors import SensorConfigError, parse_sensors
 from logger.skstack.credentials import CredentialError, check_password, check_rbid
 from logger.skstack.families import DONGLE_CHOICES, family, normalise
+from logger.typehints import Any
 
 __all__ = [
     "DEFAULT_CONFIG_PATH", "ENV_VARS", "KEYS", "KEY_TO_ENV", "LOG_LEVELS", "BrouteSettings", "ConfigError",
@@ -157,7 +157,10 @@ def load_settings(
 
 
 def _read_yaml(source: Path) -> dict[str, Any]:
-    from logger.config_yaml import YamlError, parse_yaml  # PyYAML runs in a child: never imported here
+    from logger.config_yaml import (  # PyYAML runs in a child: never imported here
+        YamlError,
+        parse_yaml,
+    )
 
     try:
         data = parse_yaml(source.read_text(encoding="utf-8"))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logger.config_keys import KEY_TO_ENV, ConfigError
+from logger.typehints import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from logger.config_model import Settings

@@ -7,10 +7,10 @@ here so every settings module can raise it without importing :mod:`logger.config
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from logger.link.settings import LinkSettings
 from logger.secrets import Secret
+from logger.typehints import Any
 
 
 class ConfigError(Exception):

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from logger.config_keys import ConfigError, fix_for
 from logger.schedule import ScheduleEntry
 from logger.secrets import MASK, Secret
 from logger.sensors import SensorSettings
+from logger.typehints import Any
 
 
 @dataclass(frozen=True)

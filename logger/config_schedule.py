@@ -7,10 +7,10 @@ are refused: the B-route has a transmit budget.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from logger.config_keys import ConfigError, unknown_key
 from logger.schedule import DEFAULT_ENTRIES, MIN_CYCLE_S, ScheduleEntry
+from logger.typehints import Any
 
 
 def _epc(key: str, item: Any) -> int:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import marshal
 import os
 from datetime import date, datetime
-from typing import Any
+
+from logger.typehints import Any
 
 #: what the child sends: ("ok", data) | ("yaml", line or None) | ("crash", text)
 Result = tuple[str, Any]

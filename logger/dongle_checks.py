@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from logger.clock import Clock
 from logger.diagnose import FAIL, OK, WARN, Check, skipped
@@ -23,6 +22,7 @@ from logger.link.scan import ScanReport, pan_text
 from logger.link.settings import LinkSettings
 from logger.skstack.events import Unknown
 from logger.skstack.families import family
+from logger.typehints import Any
 
 log = logging.getLogger(__name__)
 

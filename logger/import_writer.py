@@ -14,7 +14,8 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+
+from logger.typehints import Any, TextIO
 
 #: Retries of a batch after a transient failure (delays 1, 2, 4, 8, 16 s).
 TRANSIENT_RETRIES = 5

@@ -16,15 +16,15 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from logger.clock import Clock
-from logger.readings import Reading
 from logger.link.backoff import reopen_delay
+from logger.readings import Reading
 from logger.session import Phase, Record, Reopen, SaveState, Send, Session, Stop
 from logger.state import make_dirs, save_state
 from logger.timeconv import set_mtime
 from logger.transport import Transport, TransportError
+from logger.typehints import Protocol
 
 log = logging.getLogger(__name__)
 

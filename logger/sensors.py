@@ -26,11 +26,11 @@ import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from logger.readings import Reading
 from logger.timeconv import from_posix
+from logger.typehints import Any
 
 log = logging.getLogger(__name__)
 

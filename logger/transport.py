@@ -8,10 +8,9 @@ possibly nothing, returning no later than ``deadline``, on the clock's monotonic
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from logger.clock import Clock, world_time
 from logger.port_errors import explain_port_error
+from logger.typehints import Protocol
 
 
 class TransportError(Exception):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TextIO
 
 from logger.diagnose import (
     FAIL,
@@ -37,6 +36,7 @@ from logger.diagnose import (
     scrub,
     skipped,
 )
+from logger.typehints import TextIO
 
 
 def configure(p: argparse.ArgumentParser) -> None:

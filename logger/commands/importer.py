@@ -30,7 +30,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
 
 from logger.config import ConfigError, load_settings
 from logger.import_rows import RowConverter
@@ -44,6 +43,7 @@ from logger.import_writer import (
     describe_spans,
 )
 from logger.readings import CSV_HEADER
+from logger.typehints import TextIO
 
 __all__ = ["END", "HttpWriter", "Progress", "RowConverter", "Span", "WriteFailed", "configure", "describe_spans",
            "main"]

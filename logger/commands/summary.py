@@ -13,7 +13,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
 
 from logger.config import ConfigError, load_settings
 from logger.price import PRICE_ENV, env_price, parse_price
@@ -28,6 +27,7 @@ from logger.summary import (
     summarize,
 )
 from logger.summary_periods import label
+from logger.typehints import TextIO
 
 MAX_REPORTED_ISSUES = 50
 

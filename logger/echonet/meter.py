@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import NamedTuple, Protocol, cast
 
 from logger.echonet.values import (
     Coefficient,
@@ -72,7 +71,8 @@ __all__ = [
 ]
 
 
-class PropertyInfo(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PropertyInfo:
     name: str
     unit: str  # "" when the property has no unit
 
@@ -123,10 +123,6 @@ def property_name(epc: int, node_profile: bool = False) -> str:
     table = NODE_PROFILE_PROPERTIES if node_profile else PROPERTIES
     info = table.get(epc)
     return info.name if info else f"EPC 0x{epc:02X}"
-
-
-class _Encodable(Protocol):
-    def encode(self) -> bytes: ...
 
 
 _METER_CODECS: dict[int, type] = {
@@ -180,7 +176,7 @@ def _encode(epc: int, value: object, codecs: dict[int, type]) -> bytes:
     expected = codecs.get(epc, RawValue)
     if type(value) is not expected and type(value) is not RawValue:
         raise TypeError(f"EPC {epc:02X} takes a {expected.__name__} (or RawValue), got {type(value).__name__}")
-    return cast(_Encodable, value).encode()
+    return value.encode()  # type: ignore[attr-defined]  # every codec has encode()
 
 
 def decode(epc: int, edt: bytes) -> object:

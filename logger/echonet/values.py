@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import ClassVar
 
 from logger.echonet.frame import FrameError
+from logger.typehints import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 NO_ENERGY = 0xFFFFFFFE
 """A 4-byte energy count that means "no data" (future or missing slot)."""
@@ -733,9 +736,10 @@ class EnergyHistory:
     Pair ``i`` belongs to ``start - i * STEP``. Subclasses fix STEP and the maximum n.
     """
 
-    STEP: ClassVar[timedelta]
-    MAX_POINTS: ClassVar[int]
-    NAME: ClassVar[str]
+    if TYPE_CHECKING:  # class constants of the subclasses, not fields (see logger/typehints.py)
+        STEP: ClassVar[timedelta]
+        MAX_POINTS: ClassVar[int]
+        NAME: ClassVar[str]
 
     start: datetime
     pairs: tuple[tuple[int | None, int | None], ...]
@@ -799,8 +803,9 @@ class HistoryTime:
     When not set the count byte is kept as received (it has no meaning then).
     """
 
-    MAX_POINTS: ClassVar[int]
-    NAME: ClassVar[str]
+    if TYPE_CHECKING:  # class constants of the subclasses, not fields (see logger/typehints.py)
+        MAX_POINTS: ClassVar[int]
+        NAME: ClassVar[str]
 
     at: datetime | None
     count: int

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from logger.typehints import Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,13 @@ made: an SKSTACK dongle that answers the probe at once never costs the logger th
 
 from __future__ import annotations
 
-from typing import Any
-
 from logger.link.errors import DongleSilent
 from logger.link.flow import Flow, Send, command, sleep, wait_for
 from logger.link.link import Link
 from logger.link.probe import probe as skstack_probe
 from logger.skstack import commands as cmd
 from logger.skstack.events import Fail, Ok
+from logger.typehints import Any
 
 __all__ = ["detect", "skstack_probe", "skstack_rearm"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from logger.skstack.events import Fail, Ll64, Ok, mask_command
+from logger.typehints import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logger.link.link import Link

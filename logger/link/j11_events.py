@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import Any
 
 from logger.j11 import codes
 from logger.j11 import messages as m
@@ -50,6 +49,7 @@ from logger.skstack.events import (
     RxUdp,
     Unknown,
 )
+from logger.typehints import Any
 
 J11 = "j11"
 

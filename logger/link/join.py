@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 from logger.link.errors import JoinFailed, LinkFatal, NoMeter
 from logger.link.flow import Flow, Note, Progress, checked, command, wait_for
@@ -22,7 +21,15 @@ from logger.link.link import Link
 from logger.link.scan import Candidate, ScanReport, scan
 from logger.skstack import commands as cmd
 from logger.skstack.commands import CommandError
-from logger.skstack.events import EV_PANA_FAILED, EV_PANA_OK, EV_SESSION_TERM_TIMEOUT, EV_SESSION_TERMINATED, Event, Ok
+from logger.skstack.events import (
+    EV_PANA_FAILED,
+    EV_PANA_OK,
+    EV_SESSION_TERM_TIMEOUT,
+    EV_SESSION_TERMINATED,
+    Event,
+    Ok,
+)
+from logger.typehints import Protocol
 
 log = logging.getLogger(__name__)
 

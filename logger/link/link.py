@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from logger.link.settings import LinkSettings
 from logger.skstack.dialects import Dialect, get_dialect
@@ -43,6 +42,7 @@ from logger.skstack.events import (
 )
 from logger.skstack.families import is_j11
 from logger.skstack.parser import SkParser
+from logger.typehints import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logger.link.j11_events import J11Dialect, J11Reader

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any
 
 from logger.echonet import meter as em
 from logger.echonet.frame import Frame
@@ -33,6 +32,7 @@ from logger.session.polling import PollingMixin
 from logger.session.timekeeper import TimeKeeper
 from logger.skstack.events import Echo, Event, RxUdp, Unknown
 from logger.state import SessionState
+from logger.typehints import Any
 
 log = logging.getLogger("logger.session")
 

@@ -6,16 +6,24 @@ A mixin of :class:`~logger.session.core.Session`.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from logger.echonet import meter as em
-from logger.echonet.frame import ESV, METER, NODE_PROFILE, Frame, FrameError, decode_frame, infc_response
+from logger.echonet.frame import (
+    ESV,
+    METER,
+    NODE_PROFILE,
+    Frame,
+    FrameError,
+    decode_frame,
+    infc_response,
+)
 from logger.recording import frame_readings
 from logger.session.actions import Record, SaveState
 from logger.session.polling import Response
 from logger.skstack.events import RxUdp
 from logger.state import SessionState
 from logger.timeconv import from_posix
+from logger.typehints import Any
 
 log = logging.getLogger("logger.session")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from enum import StrEnum
-from typing import ClassVar
 
 from logger.simulate.arguments import CommandFailed
 from logger.simulate.dongle_config import DongleConfig
@@ -38,6 +37,10 @@ from logger.simulate.profiles import Profile, get_profile
 from logger.simulate.registers import R_ECHO, R_RSSI, RegisterBank
 from logger.simulate.timeline import Action, Timeline
 from logger.simulate.wire import ALL_NODES, CRLF, ECHONET_PORT, ll64
+from logger.typehints import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 _PRODUCT_COMMANDS = ("WOPT", "ROPT", "WUART", "RUART")
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import ClassVar
 
 from logger.simulate.core import SessionState
 from logger.simulate.dongle_config import DEMO_PASSWORD, DEMO_RBID, DongleConfig
@@ -69,6 +68,10 @@ from logger.simulate.wire import (
     SCAN_SLOT_S,
     scan_dwell_s,
 )
+from logger.typehints import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 __all__ = [
     "CCA_ACK_S",

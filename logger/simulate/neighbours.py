@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from logger.simulate.wire import FIRST_CHANNEL, HEX, LAST_CHANNEL, is_eui64, ll64
+from logger.typehints import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from logger.simulate.dongle_config import DongleConfig

@@ -44,13 +44,13 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 from logger.clock import Clock
 from logger.config import InfluxSettings
 from logger.readings import Reading
 from logger.sinks.points import to_line
 from logger.sinks.spool import Spool
+from logger.typehints import Any
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logger.summary_files import parse_row
 from logger.summary_periods import SLOT, local_midnight
 from logger.timeconv import from_posix
+from logger.typehints import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from logger.summary import PeriodSummary

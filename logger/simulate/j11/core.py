@@ -31,12 +31,15 @@ import ipaddress
 import random
 from collections.abc import Callable
 from enum import StrEnum
-from typing import ClassVar
 
 from logger.simulate.dongle_config import DongleConfig
 from logger.simulate.faults import Fault, FaultCounters
 from logger.simulate.j11 import frames as fr
 from logger.simulate.timeline import Timeline
+from logger.typehints import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 ECHONET_PORT = 0x0E1A
 ALL_NODES = ipaddress.IPv6Address("ff02::1").packed
