@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class App:
+    """What ``run`` builds from the settings: the runner, the session it drives and the sinks."""
+
     settings: Settings
     runner: Runner
     session: Session

@@ -13,6 +13,7 @@ import os
 import sys
 
 from logger import __version__
+from logger.deferred_inspect import defer_inspect
 
 #: subcommand -> (module, one-line help)
 COMMANDS = {
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         parser.parse_args(argv)  # prints usage/--help/--version and exits
         return 2
+    defer_inspect()  # ~1 MB less for the life of run (logger/deferred_inspect.py)
     module = importlib.import_module(COMMANDS[command][0])
     sub = argparse.ArgumentParser(prog=f"smartmeter-logger {command}", description=COMMANDS[command][1],
                                   formatter_class=HelpFormatter)

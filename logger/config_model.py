@@ -19,6 +19,8 @@ from logger.typehints import Any
 
 @dataclass(frozen=True)
 class MeterSettings:
+    """``meter:`` in settings.yml: which meter is logged, in which time zone."""
+
     unitid: str
     timezone: str
     #: the host's clock is trusted within this many seconds of the meter's (0x97/0x98)
@@ -31,12 +33,16 @@ class MeterSettings:
 
 @dataclass(frozen=True)
 class BrouteSettings:
+    """The B-route ID and password (``BROUTE_ID``/``BROUTE_PASSWORD``), masked wherever shown."""
+
     id: Secret | None
     password: Secret | None
 
 
 @dataclass(frozen=True)
 class SerialSettings:
+    """``serial:``: the dongle's port, its baud rate and its family (``auto`` detects it)."""
+
     port: str | None
     baudrate: int
     dongle: str
@@ -44,6 +50,8 @@ class SerialSettings:
 
 @dataclass(frozen=True)
 class SessionSettings:
+    """``session:``: where the session keeps its state, the scan durations and request limits."""
+
     state_dir: Path
     scan_duration_min: int
     scan_duration_max: int
@@ -57,6 +65,8 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class CsvSettings:
+    """``csv:``: the daily CSV files (on or off, their directory and file name pattern)."""
+
     enabled: bool
     directory: Path
     filename: str
@@ -64,6 +74,8 @@ class CsvSettings:
 
 @dataclass(frozen=True)
 class InfluxSettings:
+    """``influxdb:``: the InfluxDB v2 sink (on or off, where to write, the token masked)."""
+
     enabled: bool
     url: str | None
     token: Secret | None
@@ -76,6 +88,8 @@ class InfluxSettings:
 
 @dataclass(frozen=True)
 class HealthSettings:
+    """``health:``: the heartbeat file, when it counts as stale, and the ``/healthz`` address."""
+
     heartbeat_file: Path
     stale_after_cycles: int
     http: str | None
@@ -83,17 +97,23 @@ class HealthSettings:
 
 @dataclass(frozen=True)
 class LoggingSettings:
+    """``logging:``: the log level."""
+
     level: str
 
 
 @dataclass(frozen=True)
 class WebSettings:
+    """``web:``: the live page."""
+
     #: host:port of the live page (``run --web``), None = off
     listen: str | None = None
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything ``run`` is configured with: settings.yml, the environment and .env, validated."""
+
     meter: MeterSettings
     broute: BrouteSettings
     serial: SerialSettings

@@ -30,6 +30,8 @@ END = sys.maxsize  # "to the end of the file" as a last line
 
 @dataclass
 class Body:
+    """One write request's body: its line protocol, how many rows, and which file lines it holds."""
+
     data: bytes
     rows: int
     spans: list[Span] = field(default_factory=list)

@@ -37,6 +37,8 @@ def parse_timestamp(ts: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
+    """One recorded value: a CSV row (``timestamp,unitid,epc,dataid,value``) and an InfluxDB point."""
+
     timestamp: datetime  # timezone-aware
     unitid: str
     epc: str  # upper-case hex, e.g. "E7"; non-meter sensors may use their own id

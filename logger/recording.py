@@ -27,6 +27,8 @@ CONTEXT_EPCS = (0xD3, 0xD7, 0xE1)
 
 @dataclass(slots=True)
 class FrameResult:
+    """What one meter frame gave: the readings to record, the decoded values and the problems."""
+
     readings: list[Reading] = field(default_factory=list)
     #: decoded values by EPC (e.g. 0x9F property map), for the caller's own use
     values: dict[int, object] = field(default_factory=dict)

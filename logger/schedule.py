@@ -60,6 +60,8 @@ ENERGY_EPCS: frozenset[int] = frozenset({0xE0, 0xE3, 0xEA, 0xEB, 0xE2, 0xE4, 0xE
 
 @dataclass(frozen=True, slots=True)
 class ScheduleEntry:
+    """One schedule line: these EPCs, read every ``cycle`` seconds (and/or at session start)."""
+
     epcs: tuple[int, ...]
     cycle: int | None  # seconds; None = only at session start
     at_start: bool = False

@@ -50,6 +50,8 @@ class SensorConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SensorSettings:
+    """One extra serial sensor from settings.yml ``sensors:``: its port and how its lines are read."""
+
     port: str
     unitid: str
     baudrate: int = 9600

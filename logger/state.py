@@ -40,6 +40,8 @@ MAX_SET_ASIDE = 9
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
+    """The meter a scan found (channel, PAN, addresses), kept so a restart can join without scanning."""
+
     channel: int
     pan_id: int
     addr: str  # meter EUI-64, 16 hex digits
@@ -50,6 +52,8 @@ class ScanResult:
 
 @dataclass(slots=True)
 class SessionState:
+    """What the session keeps across restarts (scan.json): the meter found and the backfill frontier."""
+
     scan: ScanResult | None = None
     #: POSIX time of the newest half-hour slot up to which every slot is recorded (or given up).
     last_slot: float | None = None

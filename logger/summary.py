@@ -81,6 +81,8 @@ class Energy:
 
 @dataclass(frozen=True)
 class PeriodSummary:
+    """One half-hour or day of the summary: energy bought and sold, and its cost at a unit price."""
+
     start: datetime
     end: datetime
     label: str
@@ -111,6 +113,8 @@ class _Span:
 
 @dataclass
 class _Period:
+    """A period being summarized: the first and last reading of each energy EPC within it."""
+
     start: datetime
     end: datetime
     spans: dict[str, _Span] = field(default_factory=lambda: {e: _Span() for e in _ENERGY_EPCS})
@@ -121,6 +125,8 @@ class _Period:
 
 @dataclass
 class Stats:
+    """What the summary read: files, rows, and the rows it could not use (and why)."""
+
     files: int = 0
     rows: int = 0
     bad_rows: int = 0

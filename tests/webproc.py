@@ -112,11 +112,11 @@ class Logger:
 
 
 def start(root: Path, args: list[str] = (), env: dict[str, str] | None = None, port: int | None = None,
-          web: bool = True) -> Logger:
+          web: bool = True, python: list[str] | None = None) -> Logger:
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     full_env = clean_env({"CSV_DIR": str(root / "data"), "STATE_DIR": str(root / "state"), **SECRETS, **(env or {})})
-    argv = [sys.executable, "-m", "logger", "run", "--simulate", *args]
+    argv = [*(python or [sys.executable]), "-m", "logger", "run", "--simulate", *args]
     if web:
         argv += ["--web", f"127.0.0.1:{port}"]
     log = root / "logger.log"

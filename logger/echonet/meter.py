@@ -73,6 +73,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PropertyInfo:
+    """A meter property's short English name and unit, for logs and docs."""
+
     name: str
     unit: str  # "" when the property has no unit
 

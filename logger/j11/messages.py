@@ -66,6 +66,8 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class Version:
+    """The J11 firmware version (answer to a version request)."""
+
     firmware_id: int
     major: int
     minor: int
@@ -82,6 +84,8 @@ class Version:
 
 @dataclass(frozen=True, slots=True)
 class BrouteStarted:
+    """The J11 joined the meter's PAN: its channel, PAN ID, MAC address and signal strength."""
+
     channel: int
     pan_id: int
     mac: str  # 16 upper-case hex digits
@@ -94,6 +98,8 @@ class BrouteStarted:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
+    """Whether the J11 queued a UDP frame, and how its transmission went."""
+
     queued: bool
     tx: int  # transmission result nibble
 
@@ -160,6 +166,8 @@ class Started:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionStatus:
+    """The J11's connection state, with the meter's MAC address and the signal strength."""
+
     status: int
     mac: str
     rssi: int
@@ -174,6 +182,8 @@ class ConnectionStatus:
 
 @dataclass(frozen=True, slots=True)
 class PanaResult:
+    """How PANA authentication ended (notification from the J11)."""
+
     code: int
     mac: str
 
@@ -194,6 +204,8 @@ class PanaResult:
 
 @dataclass(frozen=True, slots=True)
 class ReceiveFailure:
+    """The J11 dropped a frame it received, and why."""
+
     reason: int
     source: IPv6Address
     sequence: int
@@ -219,6 +231,8 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
+    """A J11 frame whose payload does not fit its command (the reason says how)."""
+
     frame: Frame
     reason: str
 

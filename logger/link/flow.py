@@ -34,22 +34,30 @@ Flow = Generator[Any, Any, Any]
 
 @dataclass(frozen=True, slots=True)
 class Send:
+    """Write ``data`` to the dongle (``shown`` is how logs show it, secrets masked)."""
+
     data: bytes
     shown: str
 
 
 @dataclass(frozen=True, slots=True)
 class Wait:
+    """Resume the flow with the next event, or with None at ``deadline``."""
+
     deadline: float
 
 
 @dataclass(frozen=True, slots=True)
 class Note:
+    """A milestone for a person: ``doctor`` prints it, ``run`` logs it."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
+    """Where a long step stands now (the newest replaces the one before)."""
+
     text: str
 
 

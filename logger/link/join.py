@@ -43,6 +43,8 @@ class Target(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Joined:
+    """A PANA session is up: with which meter, what the scan heard, and how long it took."""
+
     target: Candidate
     report: ScanReport
     took_s: float

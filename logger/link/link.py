@@ -65,6 +65,8 @@ class Notice(enum.Enum):
 
 @dataclass(slots=True)
 class Gates:
+    """What holds sending back now: the dongle's duty-cycle limit, or a PANA re-authentication."""
+
     duty_limited: bool = False
     reauth: bool = False
 
@@ -75,6 +77,8 @@ class Gates:
 
 @dataclass(slots=True)
 class Link:
+    """The dongle link's state: its settings, the dialect found, the time the owner last gave, and the gates."""
+
     settings: LinkSettings = field(default_factory=LinkSettings)
     dialect: Dialect | J11Dialect | None = None
     now: float = 0.0

@@ -25,6 +25,8 @@ _FIX_PORT = ("check that SERIAL_PORT is the Wi-SUN dongle (ls -l /dev/serial/by-
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
+    """What the dongle said about itself when probed, and the family that tells."""
+
     ever: str | None
     appver: str | None
     einfo: EInfo | None

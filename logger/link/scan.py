@@ -42,6 +42,8 @@ def sweep_seconds(duration: int, channels: int = CHANNELS) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
+    """A PAN heard in a scan that may be our meter (its beacon and, when known, its pairing ID)."""
+
     channel: int
     pan_id: int
     addr: str  # EUI-64, upper case
@@ -59,6 +61,8 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class ScanReport:
+    """What one active scan found: the candidates to try, every PAN heard, and the scan duration."""
+
     candidates: tuple[Candidate, ...]
     #: every PAN heard in this scan (neighbours included), in the order heard
     heard: tuple[PanDesc, ...]

@@ -13,6 +13,8 @@ from logger.secrets import Secret
 
 @dataclass(frozen=True)
 class LinkSettings:
+    """What the link needs from the settings: the dongle family, the B-route credentials, scan limits."""
+
     #: ``auto`` or a family name from :mod:`logger.skstack.families`
     dongle: str = "auto"
     rbid: Secret | None = field(default=None, repr=False)

@@ -56,16 +56,22 @@ class SessionConfig:
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """Hand these readings to the sinks."""
+
     readings: tuple[Reading, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SaveState:
+    """Write this state to scan.json (atomically)."""
+
     state: SessionState
 
 
 @dataclass(frozen=True, slots=True)
 class Reopen:
+    """Close and reopen the serial port (the dongle stopped answering), for this reason."""
+
     reason: str
 
 

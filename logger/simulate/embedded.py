@@ -20,6 +20,8 @@ from logger.transport import SimTransport
 
 @dataclass
 class Simulation:
+    """An in-process simulated dongle and meter on a shared clock."""
+
     #: A :class:`DongleSim`, or a :class:`~logger.simulate.j11.J11Sim` for ``dialect="j11"``.
     dongle: DongleSim
     meter: MeterSim

@@ -62,6 +62,8 @@ __all__ = ["DEFAULT_EPCS", "NO_DATA", "UNITS", "MeterConfig", "MeterSim", "prope
 
 @dataclass
 class _Faults:
+    """The simulated meter's scripted faults (windows of silence)."""
+
     silences: list[tuple[float, float]] = field(default_factory=list)
 
     def silent_until(self, t: float) -> float | None:

@@ -18,6 +18,8 @@ MAX_DRIFT_PPM = 10_000.0
 
 @dataclass(frozen=True, slots=True)
 class MeterClock:
+    """The simulated meter's own clock: its offset from the true time and its drift."""
+
     #: what the meter's clock shows minus the true time at ``start`` (positive: the meter is ahead)
     offset_s: float = 0.0
     #: parts per million the meter's clock gains (negative: loses)

@@ -13,6 +13,8 @@ from logger.simulate.meter_config import MJ_PER_KWH, UNITS
 
 @dataclass(frozen=True)
 class Scaling:
+    """The meter's energy scaling (coefficient and unit) from a given time on."""
+
     since_ms: int
     coefficient: int | None
     unit: int

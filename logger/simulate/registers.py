@@ -39,6 +39,8 @@ class RegisterKind(Enum):
 
 @dataclass(frozen=True)
 class Register:
+    """One simulated SKSTACK register: its number, kind, meaning, power-on value and writability."""
+
     number: int
     kind: RegisterKind
     meaning: str

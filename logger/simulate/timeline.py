@@ -18,6 +18,8 @@ Action = Callable[[float], None]
 
 @dataclass(order=True)
 class _Item:
+    """A scheduled simulator action, ordered by time then by scheduling order."""
+
     at: float
     seq: int
     action: Action = field(compare=False)

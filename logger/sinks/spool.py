@@ -39,12 +39,16 @@ _RESEND = "re-sending everything spooled (duplicates are harmless)"
 
 @dataclass(frozen=True, slots=True)
 class Position:
+    """A place in the spool: a segment file and a byte offset in it."""
+
     segment: int
     offset: int
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
+    """Spooled lines to send, and the position to commit once they were accepted."""
+
     lines: list[str]
     end: Position  # commit this after the lines were accepted
 

@@ -127,6 +127,8 @@ class Echo:
 
 @dataclass(frozen=True, slots=True)
 class Ever:
+    """``EVER``: the SKSTACK firmware version."""
+
     version: str
 
     def __repr__(self) -> str:
@@ -135,6 +137,8 @@ class Ever:
 
 @dataclass(frozen=True, slots=True)
 class EAppVer:
+    """``EAPPVER``: the application firmware version."""
+
     version: str
 
     def __repr__(self) -> str:
@@ -161,6 +165,8 @@ class EInfo:
 
 @dataclass(frozen=True, slots=True)
 class ESReg:
+    """``ESREG``: the value of the register ``SKSREG`` asked for."""
+
     value: str
 
     def __repr__(self) -> str:
