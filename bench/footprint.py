@@ -312,15 +312,17 @@ def import_cost(repeats: int = 7) -> dict:
         r = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
         return int(r.stdout.split()[0]) / 1024
 
+    # as the CLI imports a command's module: dataclasses with inspect deferred (logger/deferred_inspect.py)
+    DEFER = "from logger.deferred_inspect import defer_inspect; defer_inspect();"
     probe = "import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))"
     breakdown = {
         "interpreter without site (-S -I)": summary([rss_of([PY, "-S", "-I", "-c", probe]) for _ in range(3)]),
         "interpreter with this venv's site": summary([rss_of([PY, "-c", probe]) for _ in range(3)]),
         "after import logger.app (what run builds)": summary(
-            [rss_of([PY, "-c", "import logger.app, logger.transport, serial, logger.sinks.csv_sink;" + probe])
+            [rss_of([PY, "-c", DEFER + "import logger.app, logger.transport, serial, logger.sinks.csv_sink;" + probe])
              for _ in range(3)]),
         "after import logger.sinks.influx_sink + influxdb_client": summary(
-            [rss_of([PY, "-c", "import logger.app, logger.sinks.influx_sink, influxdb_client;" + probe])
+            [rss_of([PY, "-c", DEFER + "import logger.app, logger.sinks.influx_sink, influxdb_client;" + probe])
              for _ in range(3)]),
     }
     # what the CLI pulls in at import (third-party heavy modules would show here)
