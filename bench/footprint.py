@@ -20,8 +20,10 @@ Sampled every 2 s from /proc/PID/status (VmHWM = peak RSS, VmRSS) and /proc/PID/
 (utime + stime). CPU share = CPU seconds / wall seconds (of one core), per 60 s window after
 the first 60 s (startup) and over the whole run.
 
-Also: ``python -X importtime -c "import logger.cli"`` (cumulative import time of the CLI) and
-the RSS of a process that has imported the CLI, against a bare interpreter.
+Also, with the interpreter the logger runs on (the release venv's; this one with --install dev):
+``python -X importtime -c "import logger.cli"`` (cumulative import time of the CLI), the RSS of a
+process that has imported the CLI against a bare interpreter, and where the RSS goes (the
+diagnosis row: without site, with site, after importing what run builds, with the InfluxDB client).
 
 The logger runs from a release install, as in the container image: a fresh venv with
 ``pip install .`` (not editable), so the figure is not inflated by this development
@@ -291,42 +293,44 @@ def cpu_stats(samples: list[dict], skip_s: float = 60.0, window_s: float = 60.0)
             "steady_pct": steady_total, "cpu_s_total": samples[-1]["cpu_s"]}
 
 
-def import_cost(repeats: int = 7) -> dict:
+def import_cost(py: str, cwd: Path, site: str, repeats: int = 7) -> dict:
+    """Import time and RSS with the interpreter the logger runs on: the release venv's (``cwd`` outside
+    the checkout, so the installed copy is imported) or, with --install dev, this one; ``site`` names it."""
     times, rss, hwm, bare = [], [], [], []
     code_rss = ("import re,pathlib;import logger.cli;s=pathlib.Path('/proc/self/status').read_text();"
                 "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1),re.search(r'VmHWM:\\s+(\\d+)',s).group(1))")
     code_bare = ("import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();"
                  "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))")
     for _ in range(repeats):
-        r = subprocess.run([PY, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True,
-                           cwd=REPO, check=False)
+        r = subprocess.run([py, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True,
+                           cwd=cwd, check=False)
         for line in r.stderr.splitlines():
             parts = [p.strip() for p in line.split("|")]
             if len(parts) == 3 and parts[2] == "logger.cli":
                 times.append(int(parts[1]) / 1000.0)
-        out = subprocess.run([PY, "-c", code_rss], capture_output=True, text=True, cwd=REPO, check=False).stdout.split()
+        out = subprocess.run([py, "-c", code_rss], capture_output=True, text=True, cwd=cwd, check=False).stdout.split()
         rss.append(int(out[0]) / 1024)
         hwm.append(int(out[1]) / 1024)
-        bare.append(int(subprocess.run([PY, "-c", code_bare], capture_output=True, text=True, check=False).stdout) / 1024)
+        bare.append(int(subprocess.run([py, "-c", code_bare], capture_output=True, text=True, cwd=cwd, check=False).stdout) / 1024)
     def rss_of(argv: list[str]) -> float:
-        r = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, check=False)
         return int(r.stdout.split()[0]) / 1024
 
     # as the CLI imports a command's module: dataclasses with inspect deferred (logger/deferred_inspect.py)
     DEFER = "from logger.deferred_inspect import defer_inspect; defer_inspect();"
     probe = "import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))"
     breakdown = {
-        "interpreter without site (-S -I)": summary([rss_of([PY, "-S", "-I", "-c", probe]) for _ in range(3)]),
-        "interpreter with this venv's site": summary([rss_of([PY, "-c", probe]) for _ in range(3)]),
+        "interpreter without site (-S -I)": summary([rss_of([py, "-S", "-I", "-c", probe]) for _ in range(3)]),
+        f"interpreter with {site}'s site": summary([rss_of([py, "-c", probe]) for _ in range(3)]),
         "after import logger.app (what run builds)": summary(
-            [rss_of([PY, "-c", DEFER + "import logger.app, logger.transport, serial, logger.sinks.csv_sink;" + probe])
+            [rss_of([py, "-c", DEFER + "import logger.app, logger.transport, serial, logger.sinks.csv_sink;" + probe])
              for _ in range(3)]),
         "after import logger.sinks.influx_sink + influxdb_client": summary(
-            [rss_of([PY, "-c", DEFER + "import logger.app, logger.sinks.influx_sink, influxdb_client;" + probe])
+            [rss_of([py, "-c", DEFER + "import logger.app, logger.sinks.influx_sink, influxdb_client;" + probe])
              for _ in range(3)]),
     }
     # what the CLI pulls in at import (third-party heavy modules would show here)
-    r = subprocess.run([PY, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True, cwd=REPO, check=False)
+    r = subprocess.run([py, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True, cwd=cwd, check=False)
     heavy = []
     for line in r.stderr.splitlines():
         parts = [p.strip() for p in line.split("|")]
@@ -385,7 +389,10 @@ def main() -> int:
             if c.page is not None:
                 d["page"] = {"requests": c.page.requests, "events": c.page.events, "errors": c.page.errors}
             details["configs"][c.name] = d
-        imp = import_cost()
+        if args.install == "venv":
+            imp = import_cost(str(tmp / "venv" / "bin" / "python"), tmp, "the release venv")
+        else:
+            imp = import_cost(PY, REPO, "this development install")
         details["import"] = imp
     finally:
         if influx_server is not None:
