@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_credentials import fake_credentials, windows
 from privileges import unprivileged as drop_root_bypass
 
 from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
@@ -21,10 +22,7 @@ from logger.simulate.dongle import DEMO_PASSWORD, DEMO_RBID
 #: Upper bound for any one subprocess (bounded, never asserted on).
 LIMIT = 150
 #: Distinctive credentials for the secrets grep (random: a 6-character window cannot occur by chance).
-_rng = random.Random(20240611)
-SECRET_RBID = "".join(_rng.choice("0123456789ABCDEF") for _ in range(32))  # PairID is hex
-SECRET_PASSWORD = "".join(_rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
-SECRET_TOKEN = "tok-" + "".join(_rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40))
+SECRET_RBID, SECRET_PASSWORD, SECRET_TOKEN = fake_credentials(20240611)
 
 
 class Simulator:
@@ -138,8 +136,8 @@ def test_secrets_never_printed(tmp_path: Path, simulator) -> None:
     assert "effective settings" in result.stdout
     # not even partly: every 8-character window of the (hex) ID, every 6-character one of the others
     for secret, size in ((SECRET_RBID, 8), (SECRET_PASSWORD, 6), (SECRET_TOKEN, 6)):
-        for i in range(len(secret) - size + 1):
-            assert secret[i:i + size] not in text, f"part of a secret printed (offset {i})"
+        for i, part in enumerate(windows(secret, size)):
+            assert part not in text, f"part of a secret printed (offset {i})"
 
 
 def test_nonexistent_port(tmp_path: Path) -> None:

@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_credentials import fake_credentials, windows
 
 from logger.config import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-RBID = "FAKE0123ABCDEF4567890FEDCBA9ZQXW"  # obviously fake: no real credential in the repository
-PASSWORD = "FAKEpw9xK2mQ"
-TOKEN = "FAKEtestTOKEN_v3Xy1wHn4Ks9Lm2Pp5Rr7Tt0Uu6Ww8Yy-notreal0=="
+RBID, PASSWORD, TOKEN = fake_credentials(20241201)  # made at run time: no credential-like literal here
 SECRETS = (RBID, PASSWORD, TOKEN)
 assert len(RBID) == 32 and len(PASSWORD) == 12
 
@@ -37,12 +36,8 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _windows(secret: str, size: int) -> list[str]:
-    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
-
-
 #: not even a part: 6-character windows of the password and the token, 16 of the (hex-like) ID
-PARTS = [*_windows(PASSWORD, 6), *_windows(TOKEN, 6), *_windows(RBID, 16)]
+PARTS = [*windows(PASSWORD, 6), *windows(TOKEN, 6), *windows(RBID, 16)]
 
 
 def _leaks(text: str | bytes) -> list[str]:
