@@ -66,7 +66,7 @@ def cli() -> list[str]:
     return [exe] if exe else [PY, "-m", "logger"]
 
 
-RELEASE = {"cli": None}
+RELEASE = {"cli": None, "python": None}
 
 
 def release_cli(venv: Path) -> list[str]:
@@ -78,6 +78,7 @@ def release_cli(venv: Path) -> list[str]:
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(REPO)],
                        check=True)
         RELEASE["cli"] = [str(venv / "bin" / "smartmeter-logger")]
+        RELEASE["python"] = str(venv / "bin" / "python")
     return RELEASE["cli"]
 
 
@@ -296,49 +297,50 @@ def cpu_stats(samples: list[dict], skip_s: float = 60.0, window_s: float = 60.0)
 def import_cost(py: str, cwd: Path, site: str, repeats: int = 7) -> dict:
     """Import time and RSS with the interpreter the logger runs on: the release venv's (``cwd`` outside
     the checkout, so the installed copy is imported) or, with --install dev, this one; ``site`` names it."""
+    probe = ("import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();"
+             "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1),re.search(r'VmHWM:\\s+(\\d+)',s).group(1))")
+
+    def status_after(code: str, *flags: str) -> tuple[float, float]:
+        """(VmRSS, VmHWM) in MB of ``py [flags] -c code`` at its end."""
+        out = subprocess.run([py, *flags, "-c", code + probe], capture_output=True, text=True, cwd=cwd,
+                             check=False).stdout.split()
+        return int(out[0]) / 1024, int(out[1]) / 1024
+
     times, rss, hwm, bare = [], [], [], []
-    code_rss = ("import re,pathlib;import logger.cli;s=pathlib.Path('/proc/self/status').read_text();"
-                "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1),re.search(r'VmHWM:\\s+(\\d+)',s).group(1))")
-    code_bare = ("import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();"
-                 "print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))")
+    importtime = ""
     for _ in range(repeats):
-        r = subprocess.run([py, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True,
-                           cwd=cwd, check=False)
-        for line in r.stderr.splitlines():
+        importtime = subprocess.run([py, "-X", "importtime", "-c", "import logger.cli"], capture_output=True,
+                                    text=True, cwd=cwd, check=False).stderr
+        for line in importtime.splitlines():
             parts = [p.strip() for p in line.split("|")]
             if len(parts) == 3 and parts[2] == "logger.cli":
                 times.append(int(parts[1]) / 1000.0)
-        out = subprocess.run([py, "-c", code_rss], capture_output=True, text=True, cwd=cwd, check=False).stdout.split()
-        rss.append(int(out[0]) / 1024)
-        hwm.append(int(out[1]) / 1024)
-        bare.append(int(subprocess.run([py, "-c", code_bare], capture_output=True, text=True, cwd=cwd, check=False).stdout) / 1024)
-    def rss_of(argv: list[str]) -> float:
-        r = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, check=False)
-        return int(r.stdout.split()[0]) / 1024
+        rss_mb, hwm_mb = status_after("import logger.cli;")
+        rss.append(rss_mb)
+        hwm.append(hwm_mb)
+        bare.append(status_after("")[0])
 
     # as the CLI imports a command's module: dataclasses with inspect deferred (logger/deferred_inspect.py)
     DEFER = "from logger.deferred_inspect import defer_inspect; defer_inspect();"
-    probe = "import re,pathlib;s=pathlib.Path('/proc/self/status').read_text();print(re.search(r'VmRSS:\\s+(\\d+)',s).group(1))"
     breakdown = {
-        "interpreter without site (-S -I)": summary([rss_of([py, "-S", "-I", "-c", probe]) for _ in range(3)]),
-        f"interpreter with {site}'s site": summary([rss_of([py, "-c", probe]) for _ in range(3)]),
+        "interpreter without site (-S -I)": summary([status_after("", "-S", "-I")[0] for _ in range(3)]),
+        f"interpreter with {site}'s site": summary(bare),
         "after import logger.app (what run builds)": summary(
-            [rss_of([py, "-c", DEFER + "import logger.app, logger.transport, serial, logger.sinks.csv_sink;" + probe])
+            [status_after(DEFER + "import logger.app, logger.transport, serial, logger.sinks.csv_sink;")[0]
              for _ in range(3)]),
         "after import logger.sinks.influx_sink + influxdb_client": summary(
-            [rss_of([py, "-c", DEFER + "import logger.app, logger.sinks.influx_sink, influxdb_client;" + probe])
+            [status_after(DEFER + "import logger.app, logger.sinks.influx_sink, influxdb_client;")[0]
              for _ in range(3)]),
     }
-    # what the CLI pulls in at import (third-party heavy modules would show here)
-    r = subprocess.run([py, "-X", "importtime", "-c", "import logger.cli"], capture_output=True, text=True, cwd=cwd, check=False)
+    # what the CLI pulls in at import (third-party heavy modules would show here), from the last run
     heavy = []
-    for line in r.stderr.splitlines():
+    for line in importtime.splitlines():
         parts = [p.strip() for p in line.split("|")]
         if len(parts) == 3 and parts[1].isdigit() and not parts[2].startswith(" "):
             heavy.append((int(parts[1]) / 1000.0, parts[2]))
     heavy.sort(reverse=True)
-    return {"rss_breakdown_mb": breakdown, "import_ms": summary(times), "rss_mb": summary(rss), "hwm_mb": summary(hwm), "bare_rss_mb": summary(bare),
-            "top_cumulative_ms": heavy[:8]}
+    return {"rss_breakdown_mb": breakdown, "import_ms": summary(times), "rss_mb": summary(rss), "hwm_mb": summary(hwm),
+            "bare_rss_mb": summary(bare), "top_cumulative_ms": heavy[:8]}
 
 
 def main() -> int:
@@ -389,8 +391,8 @@ def main() -> int:
             if c.page is not None:
                 d["page"] = {"requests": c.page.requests, "events": c.page.events, "errors": c.page.errors}
             details["configs"][c.name] = d
-        if args.install == "venv":
-            imp = import_cost(str(tmp / "venv" / "bin" / "python"), tmp, "the release venv")
+        if RELEASE["python"] is not None:
+            imp = import_cost(RELEASE["python"], tmp, "the release venv")
         else:
             imp = import_cost(PY, REPO, "this development install")
         details["import"] = imp
